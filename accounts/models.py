@@ -1,0 +1,95 @@
+import ipaddress
+import zoneinfo
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value} is not a known time zone.")
+
+
+def validate_ip_networks(value: list) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("The IP allowlist must be a list of addresses or CIDR ranges.")
+    for item in value:
+        try:
+            ipaddress.ip_network(str(item), strict=False)
+        except ValueError as exc:
+            raise ValidationError(f"{item} is not an IP address or CIDR range.") from exc
+
+
+class Account(models.Model):
+    """The tenant: every business object belongs to exactly one account."""
+
+    name = models.CharField(max_length=150, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    language = models.CharField(max_length=8, default="en")
+    country = models.CharField(max_length=2, default="ES", help_text="Two-letter ISO country code.")
+    currency = models.CharField(max_length=3, default="EUR")
+    balance = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who signs in to the web UI and/or calls the API for one account.
+
+    Operators (superusers) may have no account; every API user has one.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="users", null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiCredential(models.Model):
+    """A user's API password, distinct from the login password, stored only as an HMAC-SHA256."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="api_credential")
+    password_hmac = models.CharField(max_length=64, help_text="HMAC-SHA256 of the API password (hex).")
+    allowed_ips = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_ip_networks],
+        help_text="Single IPs or CIDR ranges allowed to call the API; empty allows any address.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API credential of {self.user}"
+
+    def allows_ip(self, ip: str) -> bool:
+        if not self.allowed_ips:
+            return True
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(str(net), strict=False) for net in self.allowed_ips)
+
+
+class VerifiedSender(models.Model):
+    """An email address the account may send from or use as reply-to."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="verified_senders")
+    email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "email"], name="uniq_verified_sender")]
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email

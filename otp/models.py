@@ -1,0 +1,1 @@
+# One-time codes arrive with the verification issue.
