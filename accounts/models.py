@@ -31,6 +31,9 @@ class Account(models.Model):
     country = models.CharField(max_length=2, default="ES", help_text="Two-letter ISO country code.")
     currency = models.CharField(max_length=3, default="EUR")
     balance = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    # Every event of the account's messages is POSTed here, signed with webhook_secret (HMAC-SHA256).
+    event_notification_url = models.URLField(max_length=2000, blank=True, default="")
+    webhook_secret = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -475,5 +475,5 @@ class ApiView(APIView):
     permission_classes = [IsAuthenticated]
 
     @property
-    def account(self):  # noqa: ANN201 - the Account model would be a circular import here
+    def account(self):  # the Account model would be a circular import here
         return self.request.user.account

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -21,6 +21,8 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="api-redoc",
     ),
+    # Anything else under /api/ answers in the API's envelope, in DEBUG too.
+    re_path(r"^api/", lambda request: json_error_response(404)),
     path("", include("accounts.urls")),
 ]
 

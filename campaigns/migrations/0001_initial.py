@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
             name='Sending',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('sms', 'Sms'), ('mailing', 'Mailing'), ('landing', 'Landing'), ('voice', 'Voice'), ('whatsapp', 'Whatsapp')], max_length=10)),
+                ('channel', models.CharField(choices=[('sms', 'Sms'), ('mailing', 'Mailing'), ('landing', 'Landing'), ('text2speech', 'Text2Speech'), ('voice-interactive', 'Voice Interactive'), ('whatsapp', 'Whatsapp')], max_length=20)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sendings', to='accounts.account')),
                 ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sendings', to='campaigns.campaign')),
