@@ -4,6 +4,8 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts.models import Account, ApiCredential, User, VerifiedSender, validate_ip_networks
@@ -39,6 +41,21 @@ def api_credential_set_allowed_ips(*, user: User, allowed_ips: list[str]) -> Api
     return credential
 
 
+def verified_sender_email_clean(email: str) -> str:
+    """A sender address as stored: trimmed and lower-case, so the send-time check is an exact match."""
+    value = str(email or "").strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError as exc:
+        raise ValidationError(f"{email!r} is not a valid email address.") from exc
+    return value
+
+
+def verified_sender_add(*, account: Account, email: str) -> VerifiedSender:
+    sender, _ = VerifiedSender.objects.get_or_create(account=account, email=verified_sender_email_clean(email))
+    return sender
+
+
 @transaction.atomic
 def api_user_provision(
     *,
@@ -53,9 +70,14 @@ def api_user_provision(
     """Create or update an account, its user, API password and verified senders in one go.
 
     Used by the `create_api_user` command and the demo set-up, so scripted deployments get the
-    same objects as the admin creates.
+    same objects as the admin creates. Without `account_name` an existing user keeps its account
+    (re-running a provisioning script must not move it); a new user gets one named after it.
     """
-    account, _ = Account.objects.get_or_create(name=account_name or username)
+    existing = User.objects.select_related("account").filter(username=username).first()
+    if account_name is None and existing is not None and existing.account is not None:
+        account = existing.account
+    else:
+        account, _ = Account.objects.get_or_create(name=account_name or username)
     if balance is not None:
         account.balance = balance
         account.save(update_fields=["balance"])
@@ -70,5 +92,5 @@ def api_user_provision(
     user.save()
     clear = api_credential_set(user=user, password=api_password)
     for sender in senders or []:
-        VerifiedSender.objects.get_or_create(account=account, email=sender.strip().lower())
+        verified_sender_add(account=account, email=sender)
     return user, clear

@@ -120,3 +120,88 @@ class Sending(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} sending {self.pk}"
+
+
+# ---------------------------------------------------------------------------------------------
+# SMS prices (campaigns.pricing reads them)
+
+# The ISO 3166 "unknown or unspecified" code, which phonenumbers also answers for numbers it cannot
+# place: the SmsPrice row with this code is the platform price of every country without a row.
+PLATFORM_DEFAULT_COUNTRY = "ZZ"
+
+
+class SmsPrice(models.Model):
+    """The platform's price of one SMS part to a destination country (`ZZ`: any other country)."""
+
+    country_iso = models.CharField(max_length=2, unique=True, help_text='Two-letter ISO code; "ZZ" = every other.')
+    cost = models.DecimalField(max_digits=10, decimal_places=5)
+    currency = models.CharField(max_length=3, default="EUR")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country_iso"]
+        verbose_name = "SMS price"
+
+    def __str__(self) -> str:
+        return f"{self.country_iso}: {self.cost} {self.currency}"
+
+
+class AccountSmsPrice(models.Model):
+    """An account's own price of one SMS part to a country, overriding the platform price; in the
+    account's currency."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sms_prices")
+    country_iso = models.CharField(max_length=2, help_text='Two-letter ISO code; "ZZ" = every other.')
+    cost = models.DecimalField(max_digits=10, decimal_places=5)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "country_iso"], name="uniq_account_sms_price"),
+        ]
+        ordering = ["account", "country_iso"]
+        verbose_name = "account SMS price"
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.country_iso} {self.cost}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Group-send fan-out (campaigns.fanout)
+
+
+class FanoutChunkStatus(models.TextChoices):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class FanoutChunk(models.Model):
+    """One django-q2 task's share of a group send: the recipients whose contact id is in
+    (`after_contact_id`, `last_contact_id`].
+
+    The chunk row is the idempotence marker: a run locks it, writes its messages with COPY and marks
+    it DONE in the same transaction, so a redelivered or repeated task finds it DONE (or waits for
+    the lock and then finds it DONE) and writes nothing twice; a run that dies rolls back whole.
+    """
+
+    sending = models.ForeignKey(Sending, on_delete=models.CASCADE, related_name="fanout_chunks")
+    after_contact_id = models.BigIntegerField()
+    last_contact_id = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=FanoutChunkStatus.choices, default=FanoutChunkStatus.PENDING)
+    messages = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    sms_parts = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=5, default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sending", "after_contact_id"], name="uniq_fanout_chunk_range"),
+        ]
+        ordering = ["sending", "after_contact_id"]
+
+    def __str__(self) -> str:
+        return f"sending {self.sending_id} contacts ({self.after_contact_id}, {self.last_contact_id}]"

@@ -24,7 +24,9 @@ from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -102,6 +104,9 @@ def not_found() -> ApiError:
     return ApiError(404)
 
 
+WWW_AUTHENTICATE = 'Basic realm="api"'
+
+
 def error_body(code: int, description: str) -> dict:
     return {"error": {"code": code, "description": description}}
 
@@ -152,6 +157,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     response = Response(error_body(error.error_code, error.description), status=error.status_code)
     for name, value in error.headers.items():
         response[name] = value
+    if response.status_code == 401 and not response.has_header("WWW-Authenticate"):
+        # A 401 must say how to authenticate (RFC 9110); DRF only adds it for its own exceptions.
+        response["WWW-Authenticate"] = WWW_AUTHENTICATE
     return response
 
 
@@ -450,7 +458,7 @@ class ApiPasswordAuthentication(BaseAuthentication):
         return user, None
 
     def authenticate_header(self, request: Request) -> str:
-        return 'Basic realm="api"'
+        return WWW_AUTHENTICATE
 
     @staticmethod
     def _throttle(key: str, limit: int) -> None:
@@ -477,3 +485,48 @@ class ApiView(APIView):
     @property
     def account(self):  # the Account model would be a circular import here
         return self.request.user.account
+
+
+class ApiPasswordAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes ApiPasswordAuthentication in the OpenAPI schema as HTTP Basic."""
+
+    target_class = ApiPasswordAuthentication
+    name = "basicAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "Your username and API password (not the web login password).",
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAPI description of the envelope (documentation only; responses are built above)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.IntegerField(help_text="The spec's error code (102-126, 404, 422...).")
+    description = serializers.CharField()
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class PaginationLinksSerializer(serializers.Serializer):
+    previous = serializers.URLField(required=False)
+    next = serializers.URLField(required=False)
+
+
+class PaginationSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    count = serializers.IntegerField()
+    per_page = serializers.IntegerField()
+    current_page = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+    links = PaginationLinksSerializer()
+
+
+class PaginationMetaSerializer(serializers.Serializer):
+    pagination = PaginationSerializer()

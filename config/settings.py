@@ -1,5 +1,6 @@
 """Settings come from the environment only (django-environ); see README "Configuration"."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "campaigns",
     "messaging",
     "otp",
+    "validation",
 ]
 
 MIDDLEWARE = [
@@ -165,11 +167,47 @@ API_AUTH_FAILURE_WINDOW = env.int("API_AUTH_FAILURE_WINDOW", default=600)
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are trusted.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
+# One-time codes (otp): stored as HMAC-SHA256 under this key (rotating it invalidates pending codes).
+OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default=SECRET_KEY)
+# Codes generated (API or sends with {OTP_CODE}) before 429, per recipient of an account and per
+# account, within each window: they stop code flooding (SMS pumping).
+OTP_MAX_CODES_PER_RECIPIENT = env.int("OTP_MAX_CODES_PER_RECIPIENT", default=5)
+OTP_RECIPIENT_WINDOW_SECONDS = env.int("OTP_RECIPIENT_WINDOW_SECONDS", default=600)
+OTP_MAX_CODES_PER_ACCOUNT = env.int("OTP_MAX_CODES_PER_ACCOUNT", default=120)
+OTP_ACCOUNT_WINDOW_SECONDS = env.int("OTP_ACCOUNT_WINDOW_SECONDS", default=60)
+# Codes are deleted this long after they expire (the admin shows them until then).
+OTP_RETENTION_SECONDS = env.int("OTP_RETENTION_SECONDS", default=7 * 86400)
+
 # Contact import files above this size are refused with a clear message.
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 
+# Email validation jobs (validation/): the price of each checked address in the account's currency
+# (addresses answered from an earlier result are free), and the DNS the checks query. No nameservers
+# means the system resolver (/etc/resolv.conf); timeout is per nameserver try, lifetime per query.
+EMAIL_VALIDATION_PRICE = Decimal(env.str("EMAIL_VALIDATION_PRICE", default="0.0035"))
+EMAIL_VALIDATION_DNS_NAMESERVERS = env.list("EMAIL_VALIDATION_DNS_NAMESERVERS", default=[])
+EMAIL_VALIDATION_DNS_PORT = env.int("EMAIL_VALIDATION_DNS_PORT", default=53)
+EMAIL_VALIDATION_DNS_TIMEOUT = env.float("EMAIL_VALIDATION_DNS_TIMEOUT", default=2.0)
+EMAIL_VALIDATION_DNS_LIFETIME = env.float("EMAIL_VALIDATION_DNS_LIFETIME", default=5.0)
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+# django-anymail: the ESP's API keys come from the environment, and every tracking webhook must
+# carry the basic-auth secret (`user:password`) so forged events are refused.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+    **{
+        key: env.str(key)
+        for key in (
+            "MAILGUN_API_KEY",
+            "MAILGUN_WEBHOOK_SIGNING_KEY",
+            "SENDGRID_API_KEY",
+            "POSTMARK_SERVER_TOKEN",
+            "BREVO_API_KEY",
+        )
+        if env.str(key, default="")
+    },
+}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

@@ -3,23 +3,22 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import json_error_response
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/rest/", include("contacts.api")),
+    path("api/rest/", include("campaigns.api")),
+    path("api/rest/", include("otp.api")),
+    path("api/rest/", include("validation.api")),
+    path("webhooks/", include("messaging.urls")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="api-docs",
-    ),
-    path(
-        "api/redoc/",
-        SpectacularRedocView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
-        name="api-redoc",
     ),
     # Anything else under /api/ answers in the API's envelope, in DEBUG too.
     re_path(r"^api/", lambda request: json_error_response(404)),

@@ -245,3 +245,32 @@ class NotificationAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number}: {self.response_status or self.error}"
+
+
+class SimulatedDelivery(models.Model):
+    """What the simulator provider took: its answer to a reconciliation lookup, and the delivery
+    reports it still owes (written, when due, through the same webhook-ingest path as a real
+    provider's)."""
+
+    provider_message_id = models.CharField(max_length=40, unique=True)
+    message_public_id = models.CharField(max_length=16, unique=True)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    # Decided when accepted, from the route's seed and rates and the message's public id:
+    # [{"type": "delivered", "offset": 2.5, "reason": "", "url": "", "user_agent": ""}, ...] (offset:
+    # seconds after acceptance)
+    planned_events = models.JSONField(default=list)
+    accepted_at = models.DateTimeField()
+    report_due_at = models.DateTimeField()
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["report_due_at", "id"],
+                name="simulated_report_due",
+                condition=models.Q(reported_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"simulated {self.provider_message_id}"

@@ -12,6 +12,12 @@ API_PASSWORD = "s3cret-api-password-for-tests"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Login passwords are not what these tests are about; the default hasher costs ~0.3 s a user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # Auth-failure counters live in the cache (Redis in CI); each test starts with none.
     cache.clear()
@@ -31,7 +37,10 @@ def make_api_client(user: User, password: str = API_PASSWORD) -> APIClient:
 @pytest.fixture
 def api_user(db) -> User:
     user, _ = api_user_provision(
-        username="acme", api_password=API_PASSWORD, account_name="ACME", balance=Decimal("100"),
+        username="acme",
+        api_password=API_PASSWORD,
+        account_name="ACME",
+        balance=Decimal("100"),
         senders=["news@acme.test"],
     )
     return user

@@ -9,6 +9,7 @@ PROVIDERS: dict[str, str] = {
     "simulator": "messaging.providers.simulator.SimulatorProvider",
     "twilio": "messaging.providers.twilio.TwilioProvider",
     "smtp": "messaging.providers.smtp.SmtpProvider",
+    "http_gateway": "messaging.providers.http_gateway.HttpGatewayProvider",
 }
 
 
