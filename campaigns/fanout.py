@@ -66,14 +66,15 @@ PUBLIC_ID_LENGTH: Final = 13
 # Public ids
 
 
-_ID_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+# In ASCII order, so that string order is numeric order (base32hex).
+_ID_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
 _ID_PAIRS: Final = [a + b for a in _ID_ALPHABET for b in _ID_ALPHABET]  # 10 bits -> 2 characters
 _ID_EPOCH_MS: Final = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 _ID_SEQUENCE_BITS: Final = 25
 
 
 def public_ids_generate(count: int) -> list[str]:
-    """`count` message ids of 13 characters (A-Z, 2-7), sortable by creation time.
+    """`count` message ids of 13 characters (0-9, A-V), sortable by creation time.
 
     8 characters hold the milliseconds since 2024-01-01 (40 bits, good until 2058) and 5 a
     sequence that starts at a random point (25 bits). Ids written together therefore land at the
