@@ -395,6 +395,57 @@ def _raise_first_error(targets: list[_Target]) -> None:
 # SMS
 
 
+@dataclass(frozen=True)
+class _SmsRequest:
+    """The fields every SMS send validates the same way, API or group send."""
+
+    sender: str
+    encoding: str
+    max_parts: int
+    windows: Any
+    template: CompiledTemplate
+    now: datetime
+
+
+def _sms_request_clean(
+    *,
+    message: Any,
+    sender: Any,
+    encoding: Any,
+    parts: Any,
+    schedule_at: datetime | None,
+    expires_at: datetime | None,
+    available_times: Any,
+) -> _SmsRequest:
+    if not isinstance(message, str) or not message.strip():
+        raise SendError(104)
+    cleaned_sender = sms_sender_clean(sender)
+    cleaned_encoding = encoding_clean(encoding)
+    max_parts = parts_clean(parts)
+    now = timezone.now()
+    expiry_check(schedule_at=schedule_at, expires_at=expires_at, now=now)
+    windows = available_times_clean(available_times)
+    template = template_compile(message, field="message")
+    return _SmsRequest(cleaned_sender, cleaned_encoding, max_parts, windows, template, now)
+
+
+def _sms_sending_options(
+    request: _SmsRequest, *, source: str, split_parts: bool, trans: bool, flash: bool, certified: bool
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "sender": request.sender,
+        "encoding": request.encoding,
+        "parts": request.max_parts,
+        "split_parts": split_parts,
+        "trans": trans,
+        "flash": flash,
+        "certified": certified,
+        "available_times": request.windows,
+        "variables": sorted(request.template.variables),
+    }
+
+
 def sms_send(
     *,
     account: Account,
@@ -417,19 +468,16 @@ def sms_send(
     otp_config: dict | None = None,
 ) -> SendOutcome:
     """POST /sms: one message per valid recipient, priced per part and paid from the balance."""
-    if not isinstance(message, str) or not message.strip():
-        raise SendError(104)
-    sender = sms_sender_clean(sender)
-    encoding = encoding_clean(encoding)
-    max_parts = parts_clean(parts)
-    now = timezone.now()
-    expiry_check(schedule_at=schedule_at, expires_at=expires_at, now=now)
+    request = _sms_request_clean(
+        message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
+        expires_at=expires_at, available_times=available_times,
+    )  # fmt: skip
+    sender, encoding, max_parts, now = request.sender, request.encoding, request.max_parts, request.now
+    windows, template = request.windows, request.template
     recipients = _recipients_list(to)
     notification_urls = notification_urls_clean(notification_url, recipients=len(recipients))
     campaign_name, tags = campaign_name_clean(campaign_name, tags)
     subs = sub_clean(sub, recipients=len(recipients))
-    windows = available_times_clean(available_times)
-    template = template_compile(message, field="message")
     status, due_at = _message_status(schedule_at=schedule_at, expires_at=expires_at, windows=windows, now=now)
 
     targets = [_Target(raw=raw, notification_url=url) for raw, url in zip(recipients, notification_urls, strict=True)]
@@ -467,17 +515,10 @@ def sms_send(
             scheduled_at=schedule_at,
             expires_at=expires_at,
             options={
-                "source": "api",
-                "sender": sender,
-                "encoding": encoding,
-                "parts": max_parts,
-                "split_parts": split_parts,
-                "trans": trans,
-                "flash": flash,
-                "certified": certified,
-                "available_times": windows,
+                **_sms_sending_options(
+                    request, source="api", split_parts=split_parts, trans=trans, flash=flash, certified=certified
+                ),
                 "otp_config": otp_config,
-                "variables": sorted(template.variables),
             },
         )
         _contacts_create_missing(account=account, column="phone", targets=accepted)
@@ -870,17 +911,13 @@ def sms_group_send(
     """Send `message` to every contact with a phone in `group_ids` (None: all contacts) except the
     blacklisted ones. Validates like POST /sms, creates the Sending and its fan-out chunks; the
     messages are written by the chunk tasks (campaigns.fanout)."""
-    if not isinstance(message, str) or not message.strip():
-        raise SendError(104)
-    sender = sms_sender_clean(sender)
-    encoding = encoding_clean(encoding)
-    max_parts = parts_clean(parts)
-    now = timezone.now()
-    expiry_check(schedule_at=schedule_at, expires_at=expires_at, now=now)
+    request = _sms_request_clean(
+        message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
+        expires_at=expires_at, available_times=available_times,
+    )  # fmt: skip
+    template = request.template
     notification = notification_urls_clean(notification_url, recipients=1)[0]
     campaign_name, tags = campaign_name_clean(campaign_name, list(tags) if tags is not None else None)
-    windows = available_times_clean(available_times)
-    template = template_compile(message, field="message")
     groups = _groups_clean(account=account, group_ids=group_ids)
     with transaction.atomic():
         campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
@@ -894,17 +931,10 @@ def sms_group_send(
             scheduled_at=schedule_at,
             expires_at=expires_at,
             options={
-                "source": "group",
-                "sender": sender,
-                "encoding": encoding,
-                "parts": max_parts,
-                "split_parts": split_parts,
-                "trans": trans,
-                "flash": flash,
-                "certified": certified,
+                **_sms_sending_options(
+                    request, source="group", split_parts=split_parts, trans=trans, flash=flash, certified=certified
+                ),
                 "notification_url": notification,
-                "available_times": windows,
-                "variables": sorted(template.variables),
                 "fanout": {
                     "group_ids": groups,
                     "message": message,
