@@ -741,6 +741,53 @@ def mail_template_body(*, account: Account, template_id: Any, template_v2_id: An
     raise SendError(140, f"Template missing: template {reference} does not exist.")
 
 
+def _mail_sending_options(
+    *,
+    source: str,
+    sender: str,
+    from_name: str | None,
+    reply_to: str | None,
+    certified: bool,
+    track_opens: bool,
+    track_clicks: bool,
+    templates: tuple[CompiledTemplate, CompiledTemplate],
+) -> dict[str, Any]:
+    """The Sending options every email send records, API or group send."""
+    body_template, subject_template = templates
+    return {
+        "source": source,
+        "sender": sender,
+        "from_name": from_name,
+        "reply_to": reply_to,
+        "certified": certified,
+        "track_opens": track_opens,
+        "track_clicks": track_clicks,
+        "variables": sorted(body_template.variables | subject_template.variables),
+    }
+
+
+def _mail_message_options(
+    *,
+    from_name: str | None,
+    reply_to: str | None,
+    cc: list[str],
+    bcc: list[str],
+    attachments: list[dict],
+    track_opens: bool,
+    track_clicks: bool,
+) -> dict[str, Any]:
+    """The per-message options the email provider reads (see OutboundMessage.options)."""
+    return {
+        "from_name": from_name,
+        "reply_to": reply_to,
+        "cc": cc,
+        "bcc": bcc,
+        "attachments": attachments,
+        "track_opens": track_opens,
+        "track_clicks": track_clicks,
+    }
+
+
 def mailing_send(
     *,
     account: Account,
@@ -821,29 +868,27 @@ def mailing_send(
             tags=tags,
             scheduled_at=schedule_at,
             options={
-                "source": "api",
-                "sender": from_email,
-                "from_name": from_name,
-                "reply_to": reply_to,
-                "certified": certified,
-                "track_opens": track_opens,
-                "track_clicks": track_clicks,
+                **_mail_sending_options(
+                    source="api",
+                    sender=from_email,
+                    from_name=from_name,
+                    reply_to=reply_to,
+                    certified=certified,
+                    track_opens=track_opens,
+                    track_clicks=track_clicks,
+                    templates=(body_template, subject_template),
+                ),
                 "template_id": template_id,
                 "template_v2_id": template_v2_id,
                 "otp_config": otp_config,
-                "variables": sorted(body_template.variables | subject_template.variables),
             },
         )
         _contacts_create_missing(account=account, column="email", targets=accepted)
-        base_options = {
-            "from_name": from_name,
-            "reply_to": reply_to,
-            "cc": cc_list,
-            "bcc": bcc_list,
-            "attachments": [attachment.as_option() for attachment in files],
-            "track_opens": track_opens,
-            "track_clicks": track_clicks,
-        }
+        base_options = _mail_message_options(
+            from_name=from_name, reply_to=reply_to, cc=cc_list, bcc=bcc_list,
+            attachments=[attachment.as_option() for attachment in files],
+            track_opens=track_opens, track_clicks=track_clicks,
+        )  # fmt: skip
         messages_insert(
             [
                 NewMessage(
@@ -1001,27 +1046,29 @@ def mailing_group_send(
             tags=tags,
             scheduled_at=schedule_at,
             options={
-                "source": "group",
-                "sender": from_email,
-                "from_name": from_name,
-                "reply_to": reply_to,
-                "certified": certified,
-                "track_opens": track_opens,
-                "track_clicks": track_clicks,
-                "variables": sorted(body_template.variables | subject_template.variables),
+                **_mail_sending_options(
+                    source="group",
+                    sender=from_email,
+                    from_name=from_name,
+                    reply_to=reply_to,
+                    certified=certified,
+                    track_opens=track_opens,
+                    track_clicks=track_clicks,
+                    templates=(body_template, subject_template),
+                ),
                 "fanout": {
                     "group_ids": groups,
                     "message": body,
                     "subject": subject,
-                    "message_options": {
-                        "from_name": from_name,
-                        "reply_to": reply_to,
-                        "cc": [],
-                        "bcc": [],
-                        "attachments": [],
-                        "track_opens": track_opens,
-                        "track_clicks": track_clicks,
-                    },
+                    "message_options": _mail_message_options(
+                        from_name=from_name,
+                        reply_to=reply_to,
+                        cc=[],
+                        bcc=[],
+                        attachments=[],
+                        track_opens=track_opens,
+                        track_clicks=track_clicks,
+                    ),
                 },
             },
         )

@@ -4,7 +4,6 @@ receiver, and the spec's samples."""
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dns.flags
 import dns.message
@@ -12,6 +11,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
+
+from tests.fakes.receiver import Receiver as BaseReceiver
 
 # Zone used by most tests: name -> {record type: [rdata text]}. A name missing from the dict is
 # NXDOMAIN; a name present without records of the asked type answers NOERROR with no answer.
@@ -141,49 +142,15 @@ def closed_dns(settings):
     return port
 
 
-class Receiver:
+class Receiver(BaseReceiver):
     """A customer's notificationUrl on 127.0.0.1: records requests, answers scripted codes."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length) if length else b""
-                receiver.requests.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_GET = do_POST = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/notificationUrl"
+        return f"{super().url}/notificationUrl"
 
     def bodies(self) -> list[dict]:
         return [json.loads(request["body"]) for request in self.requests]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
