@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "messaging",
     "otp",
     "validation",
+    "content",
+    "tracking",
+    "certificates",
 ]
 
 MIDDLEWARE = [
