@@ -1,13 +1,20 @@
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet, URLField
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 
 from accounts.forms import ApiCredentialForm, VerifiedSenderForm
-from accounts.models import Account, ApiCredential, User, VerifiedSender
-from accounts.services import api_credential_set, api_credential_set_allowed_ips
+from accounts.models import Account, ApiCredential, BalanceEntry, User, VerifiedSender
+from accounts.services import api_credential_set, api_credential_set_allowed_ips, balance_top_up
 
 
 class VerifiedSenderInline(admin.TabularInline):
@@ -25,7 +32,8 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     # Explicit: the users_count annotation groups the query, and grouped queries ignore Meta.ordering.
     ordering = ["name"]
-    readonly_fields = ["created_at"]
+    # The balance moves only through ledger entries: the "Top up balance" page, sends, refunds, holds.
+    readonly_fields = ["balance", "balance_links", "created_at"]
     inlines = [VerifiedSenderInline]
     formfield_overrides = {URLField: {"assume_scheme": "https"}}
 
@@ -35,6 +43,101 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description="Users", ordering="users_count")
     def users_count(self, account: Account) -> int:
         return account.users_count
+
+    def save_model(self, request: HttpRequest, obj: Account, form, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Never write the balance read with the form: a send committed meanwhile would be undone.
+        fields = [f.name for f in Account._meta.concrete_fields if not f.primary_key and f.name != "balance"]
+        obj.save(update_fields=fields)
+
+    @admin.display(description="Balance history")
+    def balance_links(self, account: Account) -> str:
+        if account.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Top up balance</a> · <a href="{}?account__id__exact={}">Ledger entries</a>',
+            reverse("admin:accounts_account_top_up", args=[account.pk]),
+            reverse("admin:accounts_balanceentry_changelist"),
+            account.pk,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        top_up = path(
+            "<int:account_id>/top-up/",
+            self.admin_site.admin_view(self.top_up_view),
+            name="accounts_account_top_up",
+        )
+        return [top_up, *super().get_urls()]
+
+    def top_up_view(self, request: HttpRequest, account_id: int) -> HttpResponse:
+        account = get_object_or_404(Account, pk=account_id)
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        form = TopUpForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            entry = balance_top_up(
+                account=account,
+                amount=form.cleaned_data["amount"],
+                note=form.cleaned_data["note"],
+                created_by=request.user,
+            )
+            self.message_user(
+                request,
+                f"{account.name} topped up by {entry.amount:f} {account.currency}; balance {entry.balance_after:f}.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:accounts_account_change", args=[account.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Top up {account.name}",
+            "opts": self.opts,
+            "original": account,
+            "form": form,
+            "entries": account.balance_entries.select_related("created_by")[:20],
+        }
+        return TemplateResponse(request, "admin/accounts/account/top_up.html", context)
+
+
+class TopUpForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        help_text="Credit added to the balance, in the account's currency.",
+    )
+    note = forms.CharField(max_length=255, required=False, help_text="Invoice or payment reference, for the ledger.")
+
+
+@admin.register(BalanceEntry)
+class BalanceEntryAdmin(admin.ModelAdmin):
+    """Read-only: the ledger is append-only; operators add credit through an account's "Top up balance"."""
+
+    list_display = [
+        "created_at",
+        "account",
+        "reason",
+        "amount",
+        "balance_after",
+        "sending_id",
+        "validation_id",
+        "created_by",
+        "note",
+    ]
+    list_filter = ["reason", "created_at"]
+    list_select_related = ["account", "created_by"]
+    search_fields = ["account__name", "note", "sending_id__exact", "validation_id__exact"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: BalanceEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: BalanceEntry | None = None) -> bool:
+        return False
 
 
 class ApiCredentialInline(admin.StackedInline):

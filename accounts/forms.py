@@ -2,10 +2,17 @@ import re
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from accounts.models import ApiCredential, VerifiedSender, validate_ip_networks
-from accounts.services import verified_sender_email_clean
+from accounts.services import (
+    login_failure_record,
+    login_lockout_seconds,
+    login_success_record,
+    verified_sender_email_clean,
+)
+from config.api import client_ip
 
 _LIST_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -57,3 +64,86 @@ class VerifiedSenderForm(forms.ModelForm):
             return verified_sender_email_clean(self.cleaned_data["email"])
         except ValidationError as exc:
             raise ValidationError("Enter a valid email address.") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff web UI forms
+
+
+class LockoutAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form behind a cache-based lockout: repeated failures for a username, or
+    from one address, refuse further attempts for a while, whatever the password."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked_out": "Too many failed sign-in attempts. Try again in %(minutes)s minutes.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request) if self.request is not None else ""
+        locked_for = login_lockout_seconds(username=username, ip=ip)
+        if locked_for:
+            raise ValidationError(
+                self.error_messages["locked_out"], code="locked_out", params={"minutes": -(-locked_for // 60)}
+            )
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            login_failure_record(username=username, ip=ip)
+            raise
+        login_success_record(username=username)
+        return cleaned
+
+
+class AllowedIpsForm(forms.Form):
+    allowed_ips = IpNetworkListField(
+        label="Allowed IP addresses",
+        required=False,
+        help_text="Addresses or CIDR ranges allowed to call the API, one per line. Empty allows any address.",
+    )
+
+
+class VerifiedSenderAddForm(forms.Form):
+    email = forms.CharField(label="Sender email address", max_length=254)
+
+    def clean_email(self) -> str:
+        try:
+            return verified_sender_email_clean(self.cleaned_data["email"])
+        except ValidationError as exc:
+            raise ValidationError("Enter a valid email address.") from exc
+
+
+class NotificationUrlForm(forms.Form):
+    event_notification_url = forms.URLField(
+        label="Event notification URL",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text="Every event of your messages is POSTed here as a form, signed with the webhook secret "
+        "(header X-Signature: sha256=<hex HMAC-SHA256 of the body>). Empty turns the notifications off.",
+    )
+
+    def clean_event_notification_url(self) -> str:
+        url = self.cleaned_data["event_notification_url"].strip()
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise ValidationError("Enter an http:// or https:// URL.")
+        return url
+
+
+PLATFORM_DEFAULT = ""
+CHANNEL_LABELS = {"sms": "SMS", "mailing": "Email", "landing": "Landing SMS"}
+
+
+class ProviderRouteForm(forms.Form):
+    """One select per channel: the platform default or a provider that carries that channel."""
+
+    def __init__(self, *args: Any, channels: dict[str, list[str]], current: dict[str, str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for channel, providers in channels.items():
+            self.fields[channel] = forms.ChoiceField(
+                label=f"{CHANNEL_LABELS.get(channel, channel)} provider",
+                required=False,
+                choices=[(PLATFORM_DEFAULT, "Platform default"), *[(name, name) for name in providers]],
+                initial=current.get(channel, PLATFORM_DEFAULT),
+            )

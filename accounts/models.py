@@ -38,6 +38,10 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # The conditional debit already refuses to overdraw; this makes any other writer fail too.
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -96,3 +100,51 @@ class VerifiedSender(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class LedgerReason(models.TextChoices):
+    OPENING = "opening", "Opening balance"
+    TOP_UP = "top_up", "Top-up"
+    CORRECTION = "correction", "Correction"
+    SENDING = "sending", "Messages accepted"
+    SENDING_REFUND = "sending_refund", "Scheduled messages cancelled"
+    VALIDATION_HOLD = "validation_hold", "Email validation hold"
+    VALIDATION_RELEASE = "validation_release", "Email validation release"
+
+
+class BalanceEntry(models.Model):
+    """One movement of an account's balance: positive amounts are credits, negative ones debits.
+
+    Written only by accounts.services.balance_credit/balance_debit, in the same transaction as the
+    UPDATE of `Account.balance` (the cached running total), so the entries of an account always add
+    up to its balance and `balance_after` is the total right after this entry. Append-only.
+
+    Sendings and validation jobs are referenced by id, not by foreign key: the money record must
+    outlive a deleted job, and accounts cannot depend on the apps that depend on it.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balance_entries", db_index=False)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    balance_after = models.DecimalField(max_digits=14, decimal_places=4)
+    reason = models.CharField(max_length=24, choices=LedgerReason.choices)
+    sending_id = models.BigIntegerField(null=True, blank=True)
+    validation_id = models.BigIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=255, blank=True, default="")
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="The operator, if any."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["account", "-id"], name="balance_entry_account_idx")]
+        constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="balance_entry_amount_not_zero")]
+        verbose_name = "balance entry"
+        verbose_name_plural = "balance entries"
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.amount:+f}"
+
+    @property
+    def is_credit(self) -> bool:
+        return self.amount > 0

@@ -1,8 +1,12 @@
 """Provider webhook ingest speed: `python bench/bench_webhooks.py` (DATABASE_URL: PostgreSQL).
 
-Runs the real WSGI application (config.wsgi, every middleware) under gunicorn on 127.0.0.1
-(gthread workers, one per core; falls back to a threaded wsgiref server when gunicorn is not
-installed) and drives it from this process with an asyncio HTTP/1.1 keep-alive client:
+Runs the real WSGI application (config.wsgi, every middleware) under granian on 127.0.0.1, the
+production server the README recommends (one worker per core, 8 blocking threads each; gunicorn
+gthread or a threaded wsgiref server when granian is not installed, or BENCH_WEBHOOK_SERVER=...)
+and drives it from this process with an asyncio HTTP/1.1 keep-alive client. On this 2-core
+machine granian serves the trivial view ~2.5x faster than gunicorn (its HTTP side is Rust), which
+is what takes single-event posts past 1,000/s; the client shares the two cores, so the trivial
+view's rate is the ceiling of this setup, not of the server:
 
 1. the physical limit: a trivial Django view answering 200 on the same server, posted the same
    bodies (same size), so the ratios show what verification and storage cost;

@@ -1,7 +1,8 @@
-"""Runs every benchmark in bench/ one after another: `python bench/run.py [name ...]`.
+"""Runs every benchmark in bench/ one after another: `python bench/run.py [name ...] [-- option ...]`.
 
 Each script prints its own figures (ours vs a naive baseline vs the physical limit, as ratios).
-Set DATABASE_URL to the PostgreSQL the figures should be measured on.
+Set DATABASE_URL to the PostgreSQL the figures should be measured on. Options after `--` go to
+every selected script, e.g. `python bench/run.py group_send -- --contacts 200000 --repeat 1`.
 """
 
 import os
@@ -31,7 +32,11 @@ def ensure_database() -> None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def main(selected: list[str]) -> int:
+def main(arguments: list[str]) -> int:
+    selected, options = arguments, []
+    if "--" in arguments:
+        split = arguments.index("--")
+        selected, options = arguments[:split], arguments[split + 1 :]
     ensure_database()
     scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if selected:
@@ -39,7 +44,9 @@ def main(selected: list[str]) -> int:
     failures = 0
     for script in scripts:
         print(f"\n=== {script.stem} ===", flush=True)
-        completed = subprocess.run([sys.executable, str(script)], cwd=BENCH_DIR.parent, env=os.environ.copy())
+        completed = subprocess.run(
+            [sys.executable, str(script), *options], cwd=BENCH_DIR.parent, env=os.environ.copy(), check=False
+        )
         failures += completed.returncode != 0
     return 1 if failures else 0
 

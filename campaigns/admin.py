@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from campaigns.models import AccountSmsPrice, Campaign, FanoutChunk, Sending, SmsPrice
+from campaigns.models import AccountSmsPrice, Campaign, FanoutChunk, Sending, SmsNetwork, SmsPrice
 
 
 @admin.register(Campaign)
@@ -37,10 +37,23 @@ class SendingAdmin(admin.ModelAdmin):
 
 @admin.register(SmsPrice)
 class SmsPriceAdmin(admin.ModelAdmin):
-    list_display = ["country_iso", "cost", "currency", "updated_at"]
-    search_fields = ["country_iso"]
+    """A country's price (its "Default" network in the coverage). Bulk changes: `manage.py import_sms_prices`."""
+
+    list_display = ["country_iso", "country_name", "mcc", "cost", "currency", "updated_at"]
+    list_editable = ["cost"]
+    search_fields = ["country_iso", "country_name", "mcc"]
     list_filter = ["currency"]
     ordering = ["country_iso"]
+
+
+@admin.register(SmsNetwork)
+class SmsNetworkAdmin(admin.ModelAdmin):
+    """A mobile network; an empty cost means its country's price."""
+
+    list_display = ["country_iso", "mcc", "mnc", "name", "cost", "updated_at"]
+    list_editable = ["cost"]
+    search_fields = ["country_iso", "name", "mcc"]
+    ordering = ["country_iso", "mcc", "mnc"]
 
 
 @admin.register(AccountSmsPrice)

@@ -117,7 +117,8 @@ def _spec_errors() -> Iterator[None]:
     try:
         yield
     except SendError as exc:
-        raise ApiError(exc.code, exc.description) from exc
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        raise ApiError(exc.code, exc.description, headers=headers) from exc
 
 
 def _send_response(outcome: SendOutcome, *, channel: str) -> Response:
@@ -188,7 +189,11 @@ class SmsSendSerializer(serializers.Serializer):
     sub = serializers.ListField(child=serializers.DictField(), required=False)
     flash = serializers.BooleanField(required=False)
     availableTimes = serializers.ListField(child=serializers.DictField(), required=False)
-    otpConfig = serializers.DictField(required=False)
+    otpConfig = serializers.DictField(
+        required=False,
+        help_text="With {OTP_CODE} in the text: alpha, length 3-10, maxAttempts 1-10, maxSecondsValidity 30-600, "
+        "appId, rejectIfPendingCode.",
+    )
 
 
 SmsSendSerializer._declared_fields["from"] = serializers.CharField(help_text="15 digits or 11 alphanumerics.")
@@ -213,6 +218,11 @@ class MailingSendSerializer(serializers.Serializer):
     attachments = serializers.ListField(child=serializers.DictField(), required=False)
     trackOpens = serializers.BooleanField(required=False, default=True)
     trackClicks = serializers.BooleanField(required=False, default=True)
+    otpConfig = serializers.DictField(
+        required=False,
+        help_text="With {OTP_CODE} in the text: alpha, length 3-10, maxAttempts 1-10, maxSecondsValidity 30-600, "
+        "appId, rejectIfPendingCode.",
+    )
 
 
 class ScheduledUpdateSerializer(serializers.Serializer):

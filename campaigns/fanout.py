@@ -10,8 +10,13 @@ task per recipient). Each task, `fanout_chunk_run(chunk_id)`:
 - streams the chunk's contacts by key range (`id > last_id ORDER BY id LIMIT BATCH_SIZE`) with
   the group membership as EXISTS, the blacklist as an SQL anti-join (NOT EXISTS) and only the
   columns the template uses (custom fields read as `custom_fields ->> key` in SQL);
+- holds its account's contact deletes until it commits (one shared advisory lock, see
+  `_contact_deletes_fence`: Message.contact has no per-row foreign-key trigger), so a contact
+  deleted meanwhile never leaves a dangling id;
 - renders each row with the template compiled once, counts its SMS parts, prices it, and writes
-  the messages with psycopg's COPY (plain SQLite: bulk_create, slower but the same result);
+  the messages with psycopg's COPY, one COPY per batch fed in slices of COPY_SLICE rows so the
+  server parses one slice while Python renders the next (plain SQLite: bulk_create, slower but
+  the same result);
 - debits the account with one conditional UPDATE (balance >= cost), adds its totals to the
   Sending with F() expressions, and marks the chunk DONE — all in the chunk's one transaction.
 
@@ -33,7 +38,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,10 +53,20 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import LedgerReason
+from accounts.services import balance_credit, balance_debit
 from campaigns.models import Channel, FanoutChunk, FanoutChunkStatus, Sending, SendingStatus
 from campaigns.pricing import COST_QUANTUM, sms_price_table
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
+from content.email import (
+    TEXT_BODY_OPTION,
+    Signers,
+    email_html_prepare,
+    email_template_prepare,
+    form_ids_of,
+    personal_links,
+)
+from content.links import form_signer
 from messaging import encoding as sms_encoding
 from messaging.models import Message
 from messaging.rendering import compile_template
@@ -59,8 +75,14 @@ from messaging.scheduling import message_initial_state
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE: Final = 10_000  # recipients per django-q2 task
-BATCH_SIZE: Final = 5_000  # contacts fetched per key-range query inside a chunk
+BATCH_SIZE: Final = 10_000  # contacts fetched per key-range query inside a chunk
+# Rows rendered between two writes into the open COPY: PostgreSQL parses and indexes one slice
+# while Python renders the next (two processes, two cores).
+COPY_SLICE: Final = 1_000
 PUBLIC_ID_LENGTH: Final = 13
+# First key of the advisory lock that orders contact deletes after running chunks of the same
+# account (second key: the account id); the same number is in messaging migration 0005.
+FANOUT_CONTACTS_LOCK: Final = 1_836_279_601
 
 # ---------------------------------------------------------------------------------------------
 # Public ids
@@ -407,7 +429,17 @@ class _Renderer:
         self.channel = sending.channel
         self.is_mail = sending.channel == Channel.MAILING
         self.group_ids: list[int] | None = fanout.get("group_ids")
-        self.body = compile_template(fanout["message"])
+        # Email bodies are prepared once per chunk by content.email (custom links, CSS inlined,
+        # plain-text alternative); the API checked their forms and files when the send was made.
+        self.email = (
+            email_template_prepare(account=sending.account, body=fanout["message"], check=False)
+            if self.is_mail
+            else None
+        )
+        self.body = self.email.html if self.email is not None else compile_template(fanout["message"])
+        self.form_ids = form_ids_of(self.body)
+        self.track_opens = bool(options.get("track_opens", True))
+        self.track_clicks = bool(options.get("track_clicks", True))
         self.subject = compile_template(fanout.get("subject") or "") if self.is_mail else None
         names = set(self.body.variables) | (set(self.subject.variables) if self.subject else set())
         self.variables: tuple[str, ...] = tuple(sorted(names))
@@ -430,11 +462,15 @@ class _Renderer:
             account_id=self.sending.account_id, id__gt=after_id, id__lte=last_id, **{f"{column}__isnull": False}
         ).exclude(Exists(blacklisted))
         if self.group_ids is not None:
-            contacts = contacts.filter(
-                Exists(Membership.objects.filter(contact_id=OuterRef("pk"), group_id__in=self.group_ids))
+            # The id range, redundant with contact_id = pk, lets PostgreSQL read only this chunk's
+            # slice of the (group, contact) index instead of hashing the group's every membership
+            # for each batch (which grew with the group: quadratic over a million-contact send).
+            members = Membership.objects.filter(
+                contact_id=OuterRef("pk"), group_id__in=self.group_ids, contact_id__gt=after_id, contact_id__lte=last_id
             )
+            contacts = contacts.filter(Exists(members))
         annotations = {f"v{index}": self._value_expression(name) for index, name in enumerate(self.variables)}
-        return (
+        return list(
             contacts.annotate(**annotations)
             .order_by("id")
             .values_list("id", column, "country_iso", *annotations)[:BATCH_SIZE]
@@ -452,6 +488,7 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     totals = ChunkTotals()
     if sending.status == SendingStatus.CANCELLED:
         return totals
+    _contact_deletes_fence(sending.account_id)
     renderer = _Renderer(sending)
     now = timezone.now()
     status, due_at = _release(sending, now)
@@ -459,12 +496,16 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     price_counts: dict[tuple[str | None, int], int] = {}
     after_id = chunk.after_contact_id
     while True:
-        rows = list(renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id))
+        rows = renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id)
         if not rows:
             break
         after_id = rows[-1][0]
-        _render_rows(rows, renderer, sink, totals, price_counts)
-        sink.flush()
+        ids = public_ids_generate(len(rows))
+        with sink.open():
+            for start in range(0, len(rows), COPY_SLICE):
+                end = start + COPY_SLICE
+                _render_rows(rows[start:end], renderer, sink, totals, price_counts, ids=ids[start:end])
+                sink.flush()
         if len(rows) < BATCH_SIZE:
             break
     if renderer.prices is not None:
@@ -472,7 +513,7 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
             (renderer.prices.cost(country, parts) * count for (country, parts), count in price_counts.items()),
             Decimal(0),
         ).quantize(COST_QUANTUM)
-    if totals.cost and not account_debit(account_id=sending.account_id, amount=totals.cost):
+    if totals.cost and not account_debit(account_id=sending.account_id, amount=totals.cost, sending_id=sending.pk):
         raise NotEnoughCredit
     if totals.messages:
         Sending.objects.filter(pk=sending.pk).update(
@@ -482,6 +523,20 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
             updated_at=now,
         )
     return totals
+
+
+def _contact_deletes_fence(account_id: int) -> None:
+    """Hold the account's contact deletes until this chunk commits (PostgreSQL).
+
+    Message.contact has no foreign-key constraint (see messaging/models.py). The trigger of a
+    contact DELETE takes this advisory lock exclusively before it sets the messages' contact_id
+    NULL (messaging migration 0005), so it runs after this chunk commits and sees its messages;
+    a delete already past that point makes this call wait until it commits, and the chunk then no
+    longer reads the contact. One lock per chunk instead of one row lock per contact read.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [FANOUT_CONTACTS_LOCK, account_id])
 
 
 def _release(sending: Sending, now: datetime) -> tuple[str, datetime]:
@@ -499,10 +554,13 @@ def _render_rows(
     sink: _CopySink | _OrmSink,
     totals: ChunkTotals,
     price_counts: dict[tuple[str | None, int], int],
+    *,
+    ids: Sequence[str] | None = None,
 ) -> None:
     """The hot loop: one render and one segment count per row, no ORM object, no query. Rows go
-    to the sink as (public id, contact id, recipient, body, parts, cost, subject, unsubscribe)."""
-    ids = public_ids_generate(len(rows))
+    to the sink as (public id, contact id, recipient, body, parts, cost, subject, unsubscribe,
+    plain-text alternative). `ids`: the rows' public ids (generated here when not given)."""
+    ids = public_ids_generate(len(rows)) if ids is None else ids
     names = renderer.variables
     render = renderer.body.render
     out: list[tuple] = []
@@ -510,12 +568,23 @@ def _render_rows(
     if renderer.is_mail:
         render_subject = renderer.subject.render
         signer = _unsubscribe_signer()
+        signers = Signers.create()
+        email, track_opens, track_clicks = renderer.email, renderer.track_opens, renderer.track_clicks
         for public_id, row in zip(ids, rows, strict=True):
             own = dict(zip(names, row[3:], strict=True))
             unsubscribe = unsubscribe_url(public_id, signer=signer)
             values = html_escaped(own)
             values["UNSUB_URL"] = own["UNSUB_URL"] = unsubscribe
-            append((public_id, row[0], row[1], render(values), 1, "0", render_subject(own), unsubscribe))
+            body, text = email_html_prepare(
+                email,
+                html_values=values,
+                text_values=own,
+                public_id=public_id,
+                track_opens=track_opens,
+                track_clicks=track_clicks,
+                signers=signers,
+            )
+            append((public_id, row[0], row[1], body, 1, "0", render_subject(own), unsubscribe, text))
         sink.add_rows(out)
         totals.messages += len(out)
         return
@@ -524,11 +593,15 @@ def _render_rows(
     prices = renderer.prices
     cost_text: dict[tuple[str | None, int], str] = {}
     signer = _unsubscribe_signer() if renderer.unsubscribe else None
+    form_ids = renderer.form_ids
+    form_link_signer = form_signer() if form_ids else None
     parts_total = skipped = 0
     for public_id, row in zip(ids, rows, strict=True):
         values = dict(zip(names, row[3:], strict=True))
         if signer is not None:
             values["UNSUB_URL"] = unsubscribe_url(public_id, signer=signer)
+        if form_ids:
+            values.update(personal_links(form_ids, public_id=public_id, signer=form_link_signer))
         body = render(values)
         if trans:
             body = translate(body)
@@ -543,7 +616,7 @@ def _render_rows(
             cost = cost_text[key] = str(prices.cost(*key))
         price_counts[key] = price_counts.get(key, 0) + 1
         parts_total += parts
-        append((public_id, row[0], row[1], body, parts, cost, "", ""))
+        append((public_id, row[0], row[1], body, parts, cost, "", "", ""))
     sink.add_rows(out)
     totals.messages += len(out)
     totals.sms_parts += parts_total
@@ -560,6 +633,10 @@ def mail_options(base: Mapping[str, Any], unsubscribe: str) -> dict[str, Any]:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     }
+
+
+def _mail_row_options(base: Mapping[str, Any], unsubscribe: str, text_body: str) -> dict[str, Any]:
+    return {**mail_options(base, unsubscribe), TEXT_BODY_OPTION: text_body}
 
 
 class _CopySink:
@@ -593,6 +670,7 @@ class _CopySink:
         self.options_text = _copy_value(renderer.message_options)
         self.statement = _copy_statement(self.COLUMNS + self.CONSTANT_COLUMNS)
         self.lines: list[str] = []
+        self.copy: Any = None  # psycopg's Copy while open() is active
 
     def add_rows(self, rows: list[tuple]) -> None:
         suffix = self.suffix
@@ -600,22 +678,35 @@ class _CopySink:
             base = self.base_options
             self.lines.extend(
                 f"{public_id}\t{contact_id}\t{copy_text(recipient)}\t{copy_text(body)}\t{parts}\t{cost}\t"
-                f"{copy_text(subject)}\t{_copy_value(mail_options(base, unsubscribe))}{suffix}"
-                for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe in rows
+                f"{copy_text(subject)}\t{_copy_value(_mail_row_options(base, unsubscribe, text))}{suffix}"
+                for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe, text in rows
             )
             return
         # SMS recipients are digits and the subject is empty: only the body can need escaping.
         middle = "\t\t" + self.options_text
         self.lines.extend(
             f"{public_id}\t{contact_id}\t{recipient}\t{copy_text(body)}\t{parts}\t{cost}{middle}{suffix}"
-            for public_id, contact_id, recipient, body, parts, cost, _subject, _unsubscribe in rows
+            for public_id, contact_id, recipient, body, parts, cost, _subject, _unsubscribe, _text in rows
         )
+
+    @contextmanager
+    def open(self) -> Iterator[None]:
+        """One COPY for the flushes inside: each flush streams its lines to the server at once."""
+        with connection.cursor() as cursor, cursor.cursor.copy(self.statement) as copy:
+            self.copy = copy
+            try:
+                yield
+            finally:
+                self.copy = None
 
     def flush(self) -> None:
         if not self.lines:
             return
-        with connection.cursor() as cursor, cursor.cursor.copy(self.statement) as copy:
-            copy.write("".join(self.lines))
+        if self.copy is not None:
+            self.copy.write("".join(self.lines))
+        else:
+            with connection.cursor() as cursor, cursor.cursor.copy(self.statement) as copy:
+                copy.write("".join(self.lines))
         self.lines = []
 
 
@@ -632,11 +723,16 @@ class _OrmSink:
         self.certified = bool(options.get("certified"))
         self.messages: list[NewMessage] = []
 
+    def open(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
     def add_rows(self, rows: list[tuple]) -> None:
         renderer, sending = self.renderer, self.sending
-        for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe in rows:
+        for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe, text in rows:
             options = (
-                mail_options(renderer.message_options, unsubscribe) if renderer.is_mail else renderer.message_options
+                _mail_row_options(renderer.message_options, unsubscribe, text)
+                if renderer.is_mail
+                else renderer.message_options
             )
             self.messages.append(
                 NewMessage(
@@ -671,14 +767,13 @@ class _OrmSink:
 # Balance
 
 
-def account_debit(*, account_id: int, amount: Decimal) -> bool:
-    """Take `amount` from the balance if it is there: one conditional UPDATE, so two concurrent
-    sends can never both spend the same credit. False (nothing changed) when it is not."""
-    if amount <= 0:
-        return True
-    return Account.objects.filter(pk=account_id, balance__gte=amount).update(balance=F("balance") - amount) == 1
+def account_debit(*, account_id: int, amount: Decimal, sending_id: int | None = None) -> bool:
+    """Take `amount` from the balance if it is there, with its ledger entry: one conditional UPDATE,
+    so two concurrent sends can never both spend the same credit. False (nothing changed) when it
+    is not."""
+    return balance_debit(account_id=account_id, amount=amount, reason=LedgerReason.SENDING, sending_id=sending_id)
 
 
-def account_credit(*, account_id: int, amount: Decimal) -> None:
-    if amount > 0:
-        Account.objects.filter(pk=account_id).update(balance=F("balance") + amount)
+def account_credit(*, account_id: int, amount: Decimal, sending_id: int | None = None) -> None:
+    """Give `amount` back (cancelled scheduled messages), with its ledger entry."""
+    balance_credit(account_id=account_id, amount=amount, reason=LedgerReason.SENDING_REFUND, sending_id=sending_id)

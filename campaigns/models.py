@@ -131,9 +131,12 @@ PLATFORM_DEFAULT_COUNTRY = "ZZ"
 
 
 class SmsPrice(models.Model):
-    """The platform's price of one SMS part to a destination country (`ZZ`: any other country)."""
+    """The platform's price of one SMS part to a destination country (`ZZ`: any other country): the
+    country's "Default" network in the coverage, with the country's first mobile country code."""
 
     country_iso = models.CharField(max_length=2, unique=True, help_text='Two-letter ISO code; "ZZ" = every other.')
+    country_name = models.CharField(max_length=100, blank=True, default="")
+    mcc = models.CharField("MCC", max_length=3, blank=True, default="", help_text="Mobile country code.")
     cost = models.DecimalField(max_digits=10, decimal_places=5)
     currency = models.CharField(max_length=3, default="EUR")
     updated_at = models.DateTimeField(auto_now=True)
@@ -144,6 +147,31 @@ class SmsPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country_iso}: {self.cost} {self.currency}"
+
+
+class SmsNetwork(models.Model):
+    """A mobile network of a country (MCC + MNC), with its own platform price or, when `cost` is
+    empty, its country's price. Sends do not know the network of a number (no HLR lookup), so a
+    message is priced at the highest price of its country (campaigns.pricing)."""
+
+    country_iso = models.CharField(max_length=2, help_text="Two-letter ISO code.")
+    mcc = models.CharField("MCC", max_length=3, help_text="Mobile country code.")
+    mnc = models.CharField("MNC", max_length=3, help_text="Mobile network code, 2 or 3 digits as the ITU lists it.")
+    name = models.CharField(max_length=100)
+    cost = models.DecimalField(
+        max_digits=10, decimal_places=5, null=True, blank=True, help_text="Empty: the country's price."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["country_iso", "mcc", "mnc"], name="uniq_sms_network"),
+        ]
+        ordering = ["country_iso", "mcc", "mnc"]
+        verbose_name = "SMS network"
+
+    def __str__(self) -> str:
+        return f"{self.country_iso} {self.mcc}-{self.mnc} {self.name}"
 
 
 class AccountSmsPrice(models.Model):

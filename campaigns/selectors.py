@@ -8,10 +8,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, QuerySet
+from django.db.models.functions import Trunc
 
 from accounts.models import Account
 from campaigns.models import Campaign, Sending
@@ -205,3 +206,76 @@ def sending_event_rows(
             created_at=date,
             custom_fields=(row[11] or {}) if with_custom_fields else {},
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending page (web UI)
+
+TIMELINE_MAX_HOURS: Final = 72  # a sending that spans longer is charted per day
+TIMELINE_MAX_DAYS: Final = 90  # and only its last 90 days
+
+
+@dataclass(frozen=True)
+class EventTimeline:
+    unit: str  # "hour" or "day"
+    buckets: list[datetime]  # every bucket from the first to the last, gaps included
+    counts: dict[str, list[int]]  # event type -> one count per bucket
+
+
+def sending_event_timeline(*, sending: Sending, tz: tzinfo) -> EventTimeline:
+    """Events of the sending per hour (per day when they span more than three days), by type, in
+    `tz`. Two queries: the span (two index probes on event_sending_date) and one grouped scan."""
+    span = Event.objects.filter(sending=sending).aggregate(first=Min("date"), last=Max("date"))
+    first, last = span["first"], span["last"]
+    if first is None:
+        return EventTimeline(unit="hour", buckets=[], counts={})
+    unit = "hour" if last - first <= timedelta(hours=TIMELINE_MAX_HOURS) else "day"
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    events = Event.objects.filter(sending=sending)
+    if unit == "day":
+        first = max(first, last - timedelta(days=TIMELINE_MAX_DAYS))
+        events = events.filter(date__gte=first)
+    rows = (
+        events.annotate(bucket=Trunc("date", unit, tzinfo=tz))
+        .values_list("bucket", "type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_bucket: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for bucket, event_type, n in rows:
+        by_bucket[bucket][event_type] = n
+    start = _truncate(first.astimezone(tz), unit)
+    end = _truncate(last.astimezone(tz), unit)
+    buckets = []
+    moment = start
+    while moment <= end:
+        buckets.append(moment)
+        # Step in UTC and re-truncate, so a daylight-saving change neither skips nor repeats a bucket.
+        moment = _truncate((moment.astimezone(UTC) + step).astimezone(tz), unit)
+    types = sorted({event_type for counts in by_bucket.values() for event_type in counts})
+    counts = {event_type: [by_bucket.get(bucket, {}).get(event_type, 0) for bucket in buckets] for event_type in types}
+    return EventTimeline(unit=unit, buckets=buckets, counts=counts)
+
+
+def _truncate(moment: datetime, unit: str) -> datetime:
+    moment = moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if unit == "day" else moment
+
+
+def sending_messages(*, sending: Sending, recipient: str | None = None) -> QuerySet[Message]:
+    """The sending's messages (to be paged by id, which message_sending_id serves); `recipient`
+    narrows to one normalised recipient through message_account_recipient."""
+    messages = Message.objects.filter(sending=sending)
+    if recipient:
+        messages = messages.filter(account_id=sending.account_id, recipient=recipient)
+    return messages
+
+
+def messages_with_events(messages: Sequence[Message]) -> list[Message]:
+    """`messages` with their events loaded in one query (event_message_date)."""
+    events: dict[int, list[Event]] = defaultdict(list)
+    for event in Event.objects.filter(message__in=[m.pk for m in messages]).order_by("date", "id"):
+        events[event.message_id].append(event)
+    for message in messages:
+        message.event_list = events.get(message.pk, [])
+    return list(messages)

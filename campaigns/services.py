@@ -19,9 +19,21 @@ Decisions where the spec is silent:
   notifications say of such sends.
 - A scheduleDate in the past sends at once; an expirationDate not after now and after the
   scheduleDate is refused (119).
-- Placeholders of features not built yet ({OTP_CODE}, {LAND_URL}, {FORM_<id>}) are refused
-  (422) instead of reaching a phone as literal text; {UNSUB_URL} and [unsubscribe_link] are
-  filled with the message's signed unsubscribe link (campaigns.fanout.unsubscribe_url).
+- Placeholders of features not built yet ({LAND_URL} outside landing SMS) are refused (422)
+  instead of reaching a phone as literal text; {OTP_CODE} is filled in POST /sms and /mailing
+  (below) and refused in group sends and email subjects; {UNSUB_URL} and [unsubscribe_link] are
+  filled with the message's signed unsubscribe link (campaigns.fanout.unsubscribe_url);
+  {FORM_<id>} (and [form_<id>] in email) with the recipient's personal form link
+  (content.links), 422 for a form the account does not have.
+- Email bodies go through content.email (custom links, CSS inlined, tracking, plain-text
+  alternative in the message's options["text_body"]).
+- {OTP_CODE} (with `otpConfig`, otp.services): one code per accepted recipient, issued at accept
+  time in the send's transaction (a refused send leaves no code). The stored body holds the code
+  masked and the message's options hold it encrypted until dispatch (otp.services). A recipient
+  over the OTP rate limits is refused alone with 429 (the answer is 429 when none is accepted,
+  with Retry-After), one with a pending code under rejectIfPendingCode with 422. A send that
+  would not go at once (scheduleDate, availableTimes) cannot carry a code that expires in
+  minutes: 422. An otpConfig without {OTP_CODE} in the text is ignored.
 - Values from the contact are HTML-escaped in an email body; `sub` values are the caller's own
   and are inserted as given.
 """
@@ -31,7 +43,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -64,10 +76,22 @@ from campaigns.pricing import phone_country, sms_price_table
 from config.api import ERRORS
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Group
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
+from content.email import TEXT_BODY_OPTION, EmailTemplate, Signers, email_html_prepare, form_ids_of, personal_links
+from content.links import form_signer
 from messaging import encoding as sms_encoding
 from messaging.models import Message, MessageStatus
 from messaging.rendering import CompiledTemplate, UnknownFilter, compile_template
 from messaging.scheduling import available_times_parse, message_initial_state
+from otp.services import (
+    OTP_OPTION,
+    OTP_SENTINEL,
+    OtpConfig,
+    OtpError,
+    otp_config_clean,
+    otp_issue_for_send,
+    otp_option_seal,
+    otp_text_mask,
+)
 
 MAX_RECIPIENTS: Final = 10_000  # per API request; larger audiences go through group sends
 MAX_PARTS: Final = sms_encoding.MAX_PARTS
@@ -79,6 +103,7 @@ MAX_URL_LENGTH: Final = 2000
 UNSUBSCRIBE_LINK: Final = "[unsubscribe_link]"
 UNSUBSCRIBE_PLACEHOLDER: Final = "{UNSUB_URL}"
 SUPPORTED_RESERVED: Final = frozenset({"UNSUB_URL"})
+OTP_RESERVED: Final = frozenset({"OTP_CODE"})  # POST /sms message and POST /mailing body only
 
 NOT_VALID = "No valid recipients"
 BLACKLISTED = "No valid recipients: the recipient is on the blacklist"
@@ -88,9 +113,10 @@ DUPLICATE = "No valid recipients: duplicate recipient"
 class SendError(Exception):
     """A send refused with one of the spec's codes (422: a malformed field)."""
 
-    def __init__(self, code: int, description: str | None = None):
+    def __init__(self, code: int, description: str | None = None, *, retry_after: int | None = None):
         self.code = code
         self.description = description or ERRORS.get(code, (400, "Bad request"))[1]
+        self.retry_after = retry_after  # seconds, for 429
         super().__init__(self.description)
 
 
@@ -131,17 +157,17 @@ def encoding_clean(raw: Any) -> str:
     return value
 
 
-def parts_clean(raw: Any) -> int:
+def parts_clean(raw: Any, *, limit: int = sms_encoding.MAX_PARTS) -> int:
     if raw is None:
         return 1
     if isinstance(raw, bool):
         raise SendError(110)
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw.strip())
-    if not isinstance(raw, int) or not 1 <= raw <= sms_encoding.MAX_PARTS:
+    if not isinstance(raw, int) or not 1 <= raw <= limit:
         raise SendError(
             110,
-            f"Exceeded maximum parts allowed or incorrect number of parts: parts must be 1 to {MAX_PARTS}.",
+            f"Exceeded maximum parts allowed or incorrect number of parts: parts must be 1 to {limit}.",
         )
     return raw
 
@@ -235,12 +261,17 @@ def available_times_clean(raw: Any) -> list[dict[str, Any]]:
     return list(raw or [])
 
 
-def template_compile(text: str, *, field: str) -> CompiledTemplate:
+def template_compile(text: str, *, field: str, supported: frozenset[str] = SUPPORTED_RESERVED) -> CompiledTemplate:
     try:
         template = compile_template(text)
     except UnknownFilter as exc:
         raise _invalid(f"The {field} has an unknown filter: {exc}") from exc
-    unsupported = sorted(name for name in template.reserved if name not in SUPPORTED_RESERVED)
+    unsupported = sorted(name for name in template.reserved if name not in supported and not name.startswith("FORM_"))
+    if "OTP_CODE" in unsupported:
+        raise _invalid(
+            f"The {field} cannot use {{OTP_CODE}} here: one-time codes go in the message of POST /sms "
+            "or the body of POST /mailing."
+        )
     if unsupported:
         raise _invalid(f"The {field} uses {{{unsupported[0]}}}, which this platform does not support yet.")
     return template
@@ -328,6 +359,8 @@ class _Target:
     cost: Decimal = Decimal(0)
     unsubscribe: str = ""
     notification_url: str = ""
+    otp: dict[str, Any] | None = None  # where {OTP_CODE} is masked, then sealed with the code
+    text_body: str = ""
 
 
 def _mark_blacklisted_and_duplicates(*, account: Account, targets: list[_Target], type: str) -> None:
@@ -384,6 +417,39 @@ def _contacts_create_missing(*, account: Account, column: str, targets: list[_Ta
         target.contact = {"id": ids.get(key), column: key}
 
 
+def _otp_config_clean(*, template: CompiledTemplate, raw: Any, status: str) -> OtpConfig | None:
+    """The otpConfig of a text with {OTP_CODE} (None without one: otpConfig is then ignored)."""
+    if "OTP_CODE" not in template.reserved:
+        return None
+    if status == MessageStatus.SCHEDULED:
+        raise _invalid(
+            "A message with {OTP_CODE} is sent at once: a code expires within minutes, so it cannot wait for a "
+            "scheduleDate or availableTimes."
+        )
+    try:
+        return otp_config_clean(raw, prefix="otpConfig.")
+    except OtpError as exc:
+        raise _invalid(exc.description) from exc
+
+
+def _otp_codes_issue(*, account: Account, targets: list[_Target], config: OtpConfig) -> None:
+    """One code per target still accepted, sealed into its `otp`. Inside the send's transaction,
+    so a send refused later leaves no code behind."""
+    for target in targets:
+        if target.error is not None or target.otp is None:
+            continue
+        try:
+            code = otp_issue_for_send(account=account, recipient=target.key, config=config)
+        except OtpError as exc:
+            target.error = SendError(exc.code, exc.description, retry_after=exc.retry_after)
+            continue
+        target.otp = otp_option_seal(code=code, offsets=target.otp)
+
+
+def _with_otp(options: dict[str, Any], target: _Target) -> dict[str, Any]:
+    return {**options, OTP_OPTION: target.otp} if target.otp else options
+
+
 def _raise_first_error(targets: list[_Target]) -> None:
     for target in targets:
         if target.error is not None:
@@ -416,17 +482,29 @@ def _sms_request_clean(
     schedule_at: datetime | None,
     expires_at: datetime | None,
     available_times: Any,
+    account: Account | None = None,
+    parts_limit: int = MAX_PARTS,
+    supported_reserved: frozenset[str] = SUPPORTED_RESERVED,
 ) -> _SmsRequest:
     if not isinstance(message, str) or not message.strip():
         raise SendError(104)
     cleaned_sender = sms_sender_clean(sender)
     cleaned_encoding = encoding_clean(encoding)
-    max_parts = parts_clean(parts)
+    max_parts = parts_clean(parts, limit=parts_limit)
     now = timezone.now()
     expiry_check(schedule_at=schedule_at, expires_at=expires_at, now=now)
     windows = available_times_clean(available_times)
-    template = template_compile(message, field="message")
+    if account is not None:
+        message = _sms_links_shorten(account=account, message=message)
+    template = template_compile(message, field="message", supported=supported_reserved)
     return _SmsRequest(cleaned_sender, cleaned_encoding, max_parts, windows, template, now)
+
+
+def _sms_links_shorten(*, account: Account, message: str) -> str:
+    """Literal links of the message replaced with their short links (tracking.services)."""
+    from tracking.services import sms_links_shorten  # tracking builds on this module
+
+    return sms_links_shorten(account=account, text=message)
 
 
 def _sms_sending_options(
@@ -466,19 +544,28 @@ def sms_send(
     flash: bool = False,
     available_times: Any = None,
     otp_config: dict | None = None,
+    channel: str = Channel.SMS,
+    parts_limit: int = MAX_PARTS,
+    land_url: Callable[[str], str] | None = None,
+    supported_reserved: frozenset[str] = SUPPORTED_RESERVED | OTP_RESERVED,
 ) -> SendOutcome:
-    """POST /sms: one message per valid recipient, priced per part and paid from the balance."""
+    """POST /sms: one message per valid recipient, priced per part and paid from the balance.
+    Landing SMS (tracking.services.landing_sms_send) comes through here too, on its own `channel`,
+    with `land_url(public id)` giving each recipient's {LAND_URL}."""
     request = _sms_request_clean(
         message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
-        expires_at=expires_at, available_times=available_times,
+        expires_at=expires_at, available_times=available_times, account=account, parts_limit=parts_limit,
+        supported_reserved=supported_reserved,
     )  # fmt: skip
     sender, encoding, max_parts, now = request.sender, request.encoding, request.max_parts, request.now
     windows, template = request.windows, request.template
+    form_links_check(account=account, templates=[template])
     recipients = _recipients_list(to)
     notification_urls = notification_urls_clean(notification_url, recipients=len(recipients))
     campaign_name, tags = campaign_name_clean(campaign_name, tags)
     subs = sub_clean(sub, recipients=len(recipients))
     status, due_at = _message_status(schedule_at=schedule_at, expires_at=expires_at, windows=windows, now=now)
+    otp = _otp_config_clean(template=template, raw=otp_config, status=status)
 
     targets = [_Target(raw=raw, notification_url=url) for raw, url in zip(recipients, notification_urls, strict=True)]
     for target in targets:
@@ -493,7 +580,12 @@ def sms_send(
 
     with transaction.atomic():
         _contacts_match(account=account, column="phone", targets=targets)
-        _sms_render(targets, template=template, subs=subs, encoding=encoding, max_parts=max_parts, trans=trans)
+        _sms_render(
+            targets, template=template, subs=subs, encoding=encoding, max_parts=max_parts, trans=trans,
+            land_url=land_url, otp_length=otp.length if otp else None,
+        )  # fmt: skip
+        if otp is not None:
+            _otp_codes_issue(account=account, targets=targets, config=otp)
         accepted = [target for target in targets if target.error is None]
         if not accepted:
             _raise_first_error(targets)
@@ -505,7 +597,7 @@ def sms_send(
         sending = Sending.objects.create(
             account=account,
             campaign=campaign,
-            channel=Channel.SMS,
+            channel=channel,
             status=SendingStatus.PENDING,
             total=len(accepted),
             total_sms_parts=sum(target.parts for target in accepted),
@@ -530,14 +622,14 @@ def sms_send(
                     account_id=account.pk,
                     sending_id=sending.pk,
                     contact_id=target.contact["id"],
-                    channel=Channel.SMS,
+                    channel=channel,
                     sender=sender,
                     recipient=target.key,
                     subject="",
                     body=target.body,
                     encoding=encoding,
                     parts=target.parts,
-                    options=message_options,
+                    options=_with_otp(message_options, target),
                     status=status,
                     scheduled_at=schedule_at,
                     expires_at=expires_at,
@@ -550,7 +642,7 @@ def sms_send(
             ]
         )
         # Last, so the account row is locked only for the commit; refused, it rolls everything back.
-        if not account_debit(account_id=account.pk, amount=cost):
+        if not account_debit(account_id=account.pk, amount=cost, sending_id=sending.pk):
             raise SendError(111)
         if status == MessageStatus.QUEUED:
             dispatch_kick_on_commit()
@@ -565,10 +657,15 @@ def _sms_render(
     encoding: str,
     max_parts: int,
     trans: bool,
+    land_url: Callable[[str], str] | None = None,
+    otp_length: int | None = None,
 ) -> None:
     valid = [target for target in targets if target.error is None]
     ids = iter(public_ids_generate(len(valid)))
     needs_unsubscribe = "UNSUB_URL" in template.reserved
+    needs_landing = land_url is not None and "LAND_URL" in template.reserved
+    form_ids = form_ids_of(template)
+    signer = form_signer() if form_ids else None
     for index, target in enumerate(targets):
         if target.error is not None:
             continue
@@ -579,9 +676,19 @@ def _sms_render(
             values.update(subs[index])
         if needs_unsubscribe:
             values["UNSUB_URL"] = unsubscribe_url(target.public_id)
+        if needs_landing:
+            values["LAND_URL"] = land_url(target.public_id)
+        if form_ids:
+            values.update(personal_links(form_ids, public_id=target.public_id, signer=signer))
+        if otp_length:
+            values["OTP_CODE"] = OTP_SENTINEL
         body = template.render(values)
         if trans:
             body = sms_encoding.translate(body)
+        if otp_length:
+            # Masked before measuring: the mask has the code's length and GSM-7 characters, as the code.
+            body, offsets = otp_text_mask(body, length=otp_length)
+            target.otp = {"body": offsets}
         sms = sms_encoding.measure(body, encoding)
         if sms.unsupported:
             characters = " ".join(sms.unsupported)
@@ -735,10 +842,38 @@ def from_name_clean(raw: Any) -> str:
 
 
 def mail_template_body(*, account: Account, template_id: Any, template_v2_id: Any) -> str:
-    """The body of a stored template. Templates arrive with the content issue; until then every
-    reference is answered 140 "Template missing", before anything is written."""
-    reference = template_v2_id if template_v2_id is not None else template_id
-    raise SendError(140, f"Template missing: template {reference} does not exist.")
+    """The HTML of a stored template (content.selectors.template_body_for_send): 140 "Template
+    missing" for an id the account does not have, before anything is written."""
+    from content.selectors import template_body_for_send
+
+    return template_body_for_send(account=account, template_id=template_id, template_v2_id=template_v2_id)
+
+
+def form_links_check(*, account: Account, templates: Sequence[CompiledTemplate]) -> tuple[int, ...]:
+    """The form ids the templates' {FORM_<id>} name (422 when one is not a form of the account)."""
+    from content.selectors import form_ids_unknown
+
+    form_ids = tuple(sorted({form_id for template in templates for form_id in form_ids_of(template)}))
+    unknown = form_ids_unknown(account=account, form_ids=form_ids)
+    if unknown:
+        raise _invalid(f"The message uses {{FORM_{unknown[0]}}}, but form {unknown[0]} does not exist.")
+    return form_ids
+
+
+def mail_body_prepare(*, account: Account, body: str, supported: frozenset[str] = SUPPORTED_RESERVED) -> EmailTemplate:
+    """The email body compiled once for all recipients (content.email.email_template_prepare)."""
+    from content.email import EmailTemplateError, email_template_prepare
+
+    # 422s in the API's words
+    template_compile(body.replace(UNSUBSCRIBE_LINK, UNSUBSCRIBE_PLACEHOLDER), field="body", supported=supported)
+    try:
+        prepared = email_template_prepare(account=account, body=body)
+    except EmailTemplateError as exc:
+        raise _invalid(str(exc)) from exc
+    except UnknownFilter as exc:
+        raise _invalid(f"The body has an unknown filter: {exc}") from exc
+    form_links_check(account=account, templates=[prepared.html])
+    return prepared
 
 
 def _mail_sending_options(
@@ -825,10 +960,14 @@ def mailing_send(
     campaign_name, tags = campaign_name_clean(campaign_name, tags)
     subs = sub_clean(sub, recipients=len(recipients))
     files = attachments_clean(attachments)
-    body_template = template_compile(body.replace(UNSUBSCRIBE_LINK, UNSUBSCRIBE_PLACEHOLDER), field="body")
+    prepared = mail_body_prepare(account=account, body=body, supported=SUPPORTED_RESERVED | OTP_RESERVED)
+    body_template = prepared.html
     subject_template = template_compile(subject, field="subject")
+    if form_ids_of(subject_template):
+        raise _invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.")
     now = timezone.now()
     status, due_at = _message_status(schedule_at=schedule_at, windows=[], now=now)
+    otp = _otp_config_clean(template=body_template, raw=otp_config, status=status)
 
     targets = [_Target(raw=raw) for raw in recipients]
     for target in targets:
@@ -843,6 +982,7 @@ def mailing_send(
     with transaction.atomic():
         _contacts_match(account=account, column="email", targets=targets)
         ids = iter(public_ids_generate(sum(1 for target in targets if target.error is None)))
+        signers = Signers.create()
         for index, target in enumerate(targets):
             if target.error is not None:
                 continue
@@ -850,10 +990,25 @@ def mailing_send(
             target.unsubscribe = unsubscribe_url(target.public_id)
             own = contact_values(target.contact or {"email": target.key})
             extra = {**(subs[index] if subs is not None else {}), "UNSUB_URL": target.unsubscribe}
-            target.body = body_template.render({**html_escaped(own), **extra})
+            otp_values = {"OTP_CODE": OTP_SENTINEL} if otp else {}
+            target.body, target.text_body = email_html_prepare(
+                prepared,
+                html_values={**html_escaped(own), **extra, **otp_values},
+                text_values={**own, **extra, **otp_values},
+                public_id=target.public_id,
+                track_opens=track_opens,
+                track_clicks=track_clicks,
+                signers=signers,
+            )
+            if otp:
+                target.body, body_offsets = otp_text_mask(target.body, length=otp.length)
+                target.text_body, text_offsets = otp_text_mask(target.text_body, length=otp.length)
+                target.otp = {"body": body_offsets, TEXT_BODY_OPTION: text_offsets}
             target.subject = subject_template.render({**own, **extra})
             if len(target.subject) > MAX_SUBJECT_LENGTH or "\n" in target.subject or "\r" in target.subject:
                 target.error = SendError(114, "Invalid subject: the personalised subject is not one short line.")
+        if otp is not None:
+            _otp_codes_issue(account=account, targets=targets, config=otp)
         accepted = [target for target in targets if target.error is None]
         if not accepted:
             _raise_first_error(targets)
@@ -903,7 +1058,9 @@ def mailing_send(
                     body=target.body,
                     encoding="",
                     parts=1,
-                    options=mail_options(base_options, target.unsubscribe),
+                    options=_with_otp(
+                        {**mail_options(base_options, target.unsubscribe), TEXT_BODY_OPTION: target.text_body}, target
+                    ),
                     status=status,
                     scheduled_at=schedule_at,
                     expires_at=None,
@@ -958,9 +1115,10 @@ def sms_group_send(
     messages are written by the chunk tasks (campaigns.fanout)."""
     request = _sms_request_clean(
         message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
-        expires_at=expires_at, available_times=available_times,
+        expires_at=expires_at, available_times=available_times, account=account,
     )  # fmt: skip
     template = request.template
+    form_links_check(account=account, templates=[template])
     notification = notification_urls_clean(notification_url, recipients=1)[0]
     campaign_name, tags = campaign_name_clean(campaign_name, list(tags) if tags is not None else None)
     groups = _groups_clean(account=account, group_ids=group_ids)
@@ -982,7 +1140,7 @@ def sms_group_send(
                 "notification_url": notification,
                 "fanout": {
                     "group_ids": groups,
-                    "message": message,
+                    "message": template.source,  # with its literal links shortened
                     "message_options": {"flash": flash, "split_parts": split_parts},
                 },
             },
@@ -1031,9 +1189,11 @@ def mailing_group_send(
     subject = subject_clean(subject)
     from_name = from_name_clean(from_name)
     campaign_name, tags = campaign_name_clean(campaign_name, list(tags) if tags is not None else None)
-    body = body.replace(UNSUBSCRIBE_LINK, UNSUBSCRIBE_PLACEHOLDER)
-    body_template = template_compile(body, field="body")
+    # Checked now (unknown forms or files, filters); each chunk prepares the same body again.
+    body_template = mail_body_prepare(account=account, body=body).html
     subject_template = template_compile(subject, field="subject")
+    if form_ids_of(subject_template):
+        raise _invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.")
     groups = _groups_clean(account=account, group_ids=group_ids)
     with transaction.atomic():
         campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
@@ -1112,16 +1272,15 @@ def scheduled_cancel(*, account: Account, messages: QuerySet[Message]) -> int:
     now = timezone.now()
     with transaction.atomic():
         per_sending = _cancel_returning(messages=messages, now=now)
-        refund = Decimal(0)
         for sending_id, (count, parts, cost) in per_sending.items():
-            refund += cost
             Sending.objects.filter(pk=sending_id).update(
                 total=F("total") - count,
                 total_sms_parts=F("total_sms_parts") - parts,
                 cost=F("cost") - cost,
                 updated_at=now,
             )
-        account_credit(account_id=account.pk, amount=refund)
+            # One ledger entry per sending, so each refund names what it refunds.
+            account_credit(account_id=account.pk, amount=cost, sending_id=sending_id)
         emptied = Sending.objects.filter(pk__in=list(per_sending)).exclude(
             Exists(Message.objects.filter(sending_id=OuterRef("pk")).exclude(status=MessageStatus.CANCELLED))
         )

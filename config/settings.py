@@ -19,6 +19,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base of every link the platform puts in a message (short links, landing pages,
 # tracking, unsubscribe, forms), because messages are read far from the request that made them.
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+# Base of short links (URL shortener, landing SMS); empty: PUBLIC_URL. A separate short domain must
+# route /<code> to this site.
+SHORT_URL_BASE = env.str("SHORT_URL_BASE", default="").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/rest/", include("contacts.api")),
     # Before campaigns.api, whose sms/<ids> would otherwise take sms/certificates/<id>.
     path("api/rest/", include("certificates.api")),
+    path("api/rest/", include("campaigns.coverage_api")),  # sms/coverage, sms/coverageByCountry
     path("api/rest/", include("campaigns.api")),
     path("api/rest/", include("content.api")),
     path("api/rest/", include("tracking.api")),

@@ -7,12 +7,13 @@ that cannot be a phone number or country raises `ValidationError` rather than ma
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.models import Account
 from contacts.models import BlacklistEntry, Contact, CustomField, Group
 from contacts.normalize import InvalidRecipient, normalise_phone, phone_lookup_key
 from contacts.services import MAX_DATABASE_ID, blacklist_recipient_normalise, normalise_country_iso
+from messaging.models import Message
 
 
 @dataclass(frozen=True)
@@ -110,3 +111,39 @@ def blacklist_contains(*, account: Account, type: str, recipient: str) -> bool:
     except ValidationError:
         return False
     return BlacklistEntry.objects.filter(account=account, type=type, recipient=normalised).exists()
+
+
+def contact_search(
+    *, account: Account, query: str = "", group_id: int | None = None, country_iso: str | None = None
+) -> QuerySet[Contact]:
+    """The web list's search: an email or phone number typed whole matches exactly through the
+    unique indexes; other text matches name, surname or external id (contains, any case).
+    The result is paged by id, so a search that matches early stops early."""
+    contacts = Contact.objects.filter(account=account)
+    text = query.strip()
+    if text:
+        if "@" in text:
+            contacts = contacts.filter(email=text.lower())
+        elif sum(char.isdigit() for char in text) >= 6 and not any(char.isalpha() for char in text):
+            keys = _phone_filter_keys(text, country_iso or account.country)
+            contacts = contacts.filter(Q(phone__in=keys) | Q(landline__in=keys)) if keys else contacts.none()
+        else:
+            contacts = contacts.filter(
+                Q(name__icontains=text) | Q(surname__icontains=text) | Q(external_id__icontains=text)
+            )
+    if group_id is not None:
+        in_range = 0 < group_id <= MAX_DATABASE_ID
+        contacts = contacts.filter(membership__group_id=group_id) if in_range else contacts.none()
+    if country_iso:
+        contacts = contacts.filter(country_iso=normalise_country_iso(country_iso))
+    return contacts
+
+
+def group_list_with_sizes(*, account: Account) -> QuerySet[Group]:
+    """The account's groups with `size` (members), one grouped query over membership_group_contact."""
+    return Group.objects.filter(account=account).annotate(size=Count("membership")).order_by("name")
+
+
+def contact_messages(*, account: Account, contact: Contact) -> QuerySet[Message]:
+    """The messages sent to a contact (to be paged by id), with their sending and campaign."""
+    return Message.objects.filter(account=account, contact=contact).select_related("sending__campaign")

@@ -13,8 +13,8 @@ Rules, per batch of events:
   an Event for the record but not counted, so counters never add up to more than the messages;
 - the sending's counters are incremented once per sending per batch with F() expressions, with
   `opened_unique` / `clicked_unique` counting a message's first open / click only;
-- hard bounces, complaints and unsubscribes (STOP replies included) put the recipient on the
-  blacklist of the message's channel (sms and landing -> sms, mailing -> mailing, voice -> voice);
+- hard bounces, complaints and unsubscribes (STOP replies and landing pages included) put the
+  recipient on the blacklist of the message's channel (sms and landing -> sms, mailing -> mailing, voice -> voice);
 - the stored events go to the event-notification service once the transaction commits.
 
 The affected messages are locked (in id order, so concurrent batches cannot deadlock) for the
@@ -58,7 +58,9 @@ FINAL_RANK = STATUS_RANK[MessageStatus.DELIVERED]
 FAILURE_EVENTS = frozenset(
     {EventType.UNDELIVERED, EventType.HARD_BOUNCED, EventType.SOFT_BOUNCED, EventType.REJECTED, EventType.EXPIRED}
 )
-BLACKLISTING_EVENTS = frozenset({EventType.HARD_BOUNCED, EventType.COMPLAINT, EventType.UNSUBSCRIBED})
+BLACKLISTING_EVENTS = frozenset(
+    {EventType.HARD_BOUNCED, EventType.COMPLAINT, EventType.UNSUBSCRIBED, EventType.UNSUBSCRIBED_LANDING}
+)
 BLACKLIST_TYPE_OF_CHANNEL: dict[str, str] = {
     Channel.SMS: BlacklistType.SMS,
     Channel.LANDING: BlacklistType.SMS,

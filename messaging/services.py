@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import Account
 from campaigns.models import Sending, SendingStatus
-from messaging.models import PENDING_STATUSES, Message, MessageStatus
+from messaging.models import PENDING_STATUSES, Message, MessageStatus, ProviderRoute
 
 PAUSABLE = (SendingStatus.PENDING, SendingStatus.SENDING, SendingStatus.OPENED)
 CANCELLABLE = (*PAUSABLE, SendingStatus.PAUSED, SendingStatus.SAVED, SendingStatus.WAITING, SendingStatus.AUTOMATED)
@@ -87,3 +88,37 @@ def sending_cancel(*, sending: Sending) -> Sending:
         status=MessageStatus.CANCELLED, final_at=now, updated_at=now
     )
     return sending
+
+
+# ---------------------------------------------------------------------------------------------
+# Provider choice per account and channel (the staff settings page; operators also use the admin)
+
+
+def providers_for_channel(channel: str) -> list[str]:
+    """Names of the registered providers that carry `channel`, simulator first."""
+    from messaging.providers import PROVIDERS, provider_class
+
+    names = [name for name in PROVIDERS if channel in provider_class(name).channels]
+    return sorted(names, key=lambda name: (name != "simulator", name))
+
+
+@transaction.atomic
+def provider_route_set(*, account: Account, channel: str, provider: str | None) -> ProviderRoute | None:
+    """Route the account's `channel` through `provider`, or (None) back to the platform default.
+
+    The route's settings (credentials, endpoints) are kept only while the provider stays the same:
+    another provider's credentials mean nothing to the new one, which then reads its own from the
+    environment or from what an operator sets in the admin.
+    """
+    if provider is None:
+        ProviderRoute.objects.filter(account=account, channel=channel).delete()
+        return None
+    if provider not in providers_for_channel(channel):
+        raise ValidationError(f"{provider} does not carry {channel} messages.")
+    route = ProviderRoute.objects.select_for_update().filter(account=account, channel=channel).first()
+    if route is None:
+        return ProviderRoute.objects.create(account=account, channel=channel, provider=provider)
+    if route.provider != provider:
+        route.provider, route.settings = provider, {}
+        route.save(update_fields=["provider", "settings", "updated_at"])
+    return route

@@ -29,19 +29,30 @@ Decisions where the spec is silent:
   repeated checks progress as they would on a real code; the same hash and compare run.
 - `code` and `recipient` may be JSON numbers as well as strings (clients often send digits).
 - Rate-limit counters count each generation request that passed validation, issued or not.
+
+Codes in sends ({OTP_CODE} in an SMS message or an email body):
+- The stored message body never holds the clear code: it holds the code masked ("*" as many as
+  the code's length, so the body's length and SMS parts are those of the sent text), and the
+  message's options hold the code encrypted (Fernet, key derived from settings.OTP_HMAC_KEY)
+  with where it goes (`OTP_OPTION`). The dispatcher puts the code back only in what it hands the
+  provider (`otp_outbound`) and drops the encrypted code once the message has left the outbox
+  (`otp_seals_discard`), so neither GET /sms/<id>, the UI, certificates nor a database dump show it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
@@ -52,6 +63,8 @@ from accounts.models import Account
 from config.api import parse_int
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from otp.models import OtpCode, OtpSource, OtpStatus
+
+logger = logging.getLogger(__name__)
 
 LENGTH_RANGE: Final = (3, 10)
 MAX_ATTEMPTS_RANGE: Final = (1, 10)
@@ -457,3 +470,91 @@ def otp_codes_purge(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(seconds=settings.OTP_RETENTION_SECONDS)
     deleted, _ = OtpCode.objects.filter(expires_at__lt=cutoff).delete()
     return deleted
+
+
+# ---------------------------------------------------------------------------------------------
+# Codes inside sent messages
+
+# Rendered in place of {OTP_CODE}, then found and masked. Private-use characters that no SMS
+# translation table, CSS inliner or text conversion touches; the braces make click tracking
+# leave a link holding the code alone (it skips URLs with unrendered placeholders), so the code
+# is still there to put back.
+OTP_SENTINEL: Final = "\ue000{OTP_CODE}\ue001"
+OTP_MASK_CHARACTER: Final = "*"
+# Message.options key: {"sealed": Fernet token, "length": n, "<text>": [offsets]} where <text> is
+# "body" or another text option of the message ("text_body", the plain-text alternative).
+OTP_OPTION: Final = "otp"
+
+
+def _fernet() -> Fernet:
+    key = salted_hmac("otp.seal", "fernet-key", secret=settings.OTP_HMAC_KEY, algorithm="sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def otp_text_mask(text: str, *, length: int) -> tuple[str, list[int]]:
+    """`text` rendered with OTP_SENTINEL for {OTP_CODE} -> (the text with each occurrence masked
+    by `length` OTP_MASK_CHARACTERs, the offsets of the masks in it)."""
+    pieces = text.split(OTP_SENTINEL)
+    offsets, position = [], 0
+    for piece in pieces[:-1]:
+        position += len(piece)
+        offsets.append(position)
+        position += length
+    return (OTP_MASK_CHARACTER * length).join(pieces), offsets
+
+
+def otp_option_seal(*, code: str, offsets: Mapping[str, list[int]]) -> dict[str, Any]:
+    """Message.options[OTP_OPTION]: the code encrypted, and where its masks are in each text."""
+    return {"sealed": _fernet().encrypt(code.encode()).decode(), "length": len(code), **offsets}
+
+
+def _unmask(text: str, code: str, offsets: list[int]) -> str:
+    for offset in offsets:
+        text = text[:offset] + code + text[offset + len(code) :]
+    return text
+
+
+def otp_outbound(body: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(body, options) as a provider must get them: the clear code in place of its masks, and no
+    OTP_OPTION. A message without one is returned unchanged."""
+    option = options.get(OTP_OPTION)
+    if not option:
+        return body, options
+    rest = {key: value for key, value in options.items() if key != OTP_OPTION}
+    try:
+        code = _fernet().decrypt(option["sealed"].encode()).decode()
+    except (InvalidToken, KeyError, AttributeError):
+        # OTP_HMAC_KEY changed since the message was accepted: the code cannot be recovered, and
+        # the code itself can no longer be checked either (its hash used the old key).
+        logger.error("A message's one-time code cannot be decrypted; it is sent masked")
+        return body, rest
+    for name, offsets in option.items():
+        if name == "body":
+            body = _unmask(body, code, offsets)
+        elif isinstance(rest.get(name), str) and isinstance(offsets, list):
+            rest[name] = _unmask(rest[name], code, offsets)
+    return body, rest
+
+
+def otp_seals_discard(*, message_ids: Sequence[int]) -> int:
+    """Drop the encrypted code of messages that have left the outbox (sent, rejected, expired,
+    unknown): it is never needed again. Returns how many messages held one."""
+    from messaging.models import Message  # messaging.dispatch imports this module
+
+    if not message_ids:
+        return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Message._meta.db_table} SET options = options - %s "  # noqa: S608
+                "WHERE id = ANY(%s) AND options ? %s",
+                [OTP_OPTION, list(message_ids), OTP_OPTION],
+            )
+            return cursor.rowcount
+    count = 0
+    held = Message.objects.filter(pk__in=list(message_ids), options__has_key=OTP_OPTION)
+    for message in held.only("pk", "options"):
+        message.options.pop(OTP_OPTION, None)
+        message.save(update_fields=["options"])
+        count += 1
+    return count

@@ -36,11 +36,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from accounts.models import Account
+from accounts.models import Account, LedgerReason
+from accounts.services import balance_credit, balance_debit
 from config.api import ERRORS
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
 from contacts.services import blacklist_add, groups_resolve
@@ -96,17 +96,19 @@ def _amount(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _balance_hold(*, account_id: int, amount: Decimal) -> bool:
-    """Take `amount` from the balance if it is all there, in one conditional UPDATE (two jobs or a
-    job and a send can never spend the same credit); False, changing nothing, when it is not."""
-    if amount <= 0:
-        return True
-    return Account.objects.filter(pk=account_id, balance__gte=amount).update(balance=F("balance") - amount) == 1
+def _balance_hold(*, account_id: int, amount: Decimal, validation_id: int) -> bool:
+    """Take `amount` from the balance if it is all there, in one conditional UPDATE with its ledger
+    entry (two jobs or a job and a send can never spend the same credit); False, changing nothing,
+    when it is not."""
+    return balance_debit(
+        account_id=account_id, amount=amount, reason=LedgerReason.VALIDATION_HOLD, validation_id=validation_id
+    )
 
 
-def _balance_release(*, account_id: int, amount: Decimal) -> None:
-    if amount > 0:
-        Account.objects.filter(pk=account_id).update(balance=F("balance") + amount)
+def _balance_release(*, account_id: int, amount: Decimal, validation_id: int) -> None:
+    balance_credit(
+        account_id=account_id, amount=amount, reason=LedgerReason.VALIDATION_RELEASE, validation_id=validation_id
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +279,9 @@ def _start(*, validation_id: int, token: str) -> tuple[EmailValidation, bool] | 
         fields = ["run_token", "updated_at"]
         changed = validation.status == ValidationStatus.PENDING
         if changed:
-            if _balance_hold(account_id=validation.account_id, amount=validation.estimated_cost):
+            if _balance_hold(
+                account_id=validation.account_id, amount=validation.estimated_cost, validation_id=validation.pk
+            ):
                 validation.status = ValidationStatus.STARTED
                 validation.started_at = timezone.now()
                 validation.reserved = validation.estimated_cost
@@ -386,7 +390,9 @@ def _finish(*, validation_id: int, token: str) -> EmailValidation | None:
         if validation is None:
             return None
         cost = min(_amount(validation.price * validation.checked), validation.reserved)
-        _balance_release(account_id=validation.account_id, amount=validation.reserved - cost)
+        _balance_release(
+            account_id=validation.account_id, amount=validation.reserved - cost, validation_id=validation.pk
+        )
         validation.status = ValidationStatus.FINISHED
         validation.cost = cost
         validation.reserved = Decimal("0")
@@ -408,7 +414,7 @@ def email_validation_fail(
                 return None
             if token is not None and validation.run_token != token:
                 return None
-            _balance_release(account_id=validation.account_id, amount=validation.reserved)
+            _balance_release(account_id=validation.account_id, amount=validation.reserved, validation_id=validation.pk)
             validation.status = ValidationStatus.FAILED
             validation.error = error
             validation.cost = Decimal("0")
@@ -474,7 +480,7 @@ def email_validation_delete(*, validation: EmailValidation) -> None:
         current = EmailValidation.objects.select_for_update().filter(pk=validation.pk).first()
         if current is None:
             return
-        _balance_release(account_id=current.account_id, amount=current.reserved)
+        _balance_release(account_id=current.account_id, amount=current.reserved, validation_id=current.pk)
         current.delete()
 
 

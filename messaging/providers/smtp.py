@@ -8,6 +8,14 @@ backend's keyword arguments under `connection` (e.g. {"host", "port", "username"
 `connections` (parallel connections per batch, default 4).
 
 Decisions:
+- Plain SMTP (Django's own SMTP EmailBackend, the default) opens its connections through that
+  backend (host, port, TLS/SSL, login, timeout) but writes the MIME itself and pipelines the SMTP
+  transaction (messaging.providers.smtp_wire): about 6x the framework's rate on the same server.
+  Every other backend (anymail ESPs, locmem, console...) gets Django's EmailMultiAlternatives.
+  Both build the same email: multipart/alternative text + html (the text is
+  `options["text_body"]` when given, else derived from the html), attachments around it in a
+  multipart/mixed, the route's headers (List-Unsubscribe...), Bcc only in the envelope; a header
+  value with a line break is refused (permanent, code `bad_header`).
 - Message-ID is `<public_id@domain>` (domain: `message_id_domain`, else the sender's domain), so
   our id is known before the SMTP server answers. With an anymail backend the ESP's own id
   (anymail_status.message_id) is stored instead, since that is what its webhooks report; angle
@@ -39,11 +47,13 @@ from html import unescape
 from typing import Any, ClassVar
 
 from django.conf import settings as django_settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from messaging.providers.base import DeliveryEvent, OutboundMessage, Provider, ProviderError, SendResult
+from messaging.providers.smtp_wire import BadHeader, UnsupportedEmail, build_mime, envelope_address, smtp_send
 
 DEFAULT_CONNECTIONS = 4
 # The dispatcher's code for "the provider may have taken it": looked up, never resent blindly.
@@ -167,8 +177,13 @@ class SmtpProvider(Provider):
         return connection
 
     def _send_one(self, connection, message: OutboundMessage) -> str:
-        email, message_id = self.build_email(message, connection=connection)
         try:
+            lean = self._lean_email(connection, message)
+            if lean is not None:
+                envelope_from, recipients, data, message_id = lean
+                smtp_send(connection.connection, envelope_from, recipients, data)
+                return message_id
+            email, message_id = self.build_email(message, connection=connection)
             sent = connection.send_messages([email])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _reply in exc.recipients.values()]
@@ -188,6 +203,9 @@ class SmtpProvider(Provider):
             raise ProviderError(
                 f"SMTP connection lost while sending: {type(exc).__name__}", permanent=False, code=MAYBE_SENT
             ) from exc
+        except (BadHeader, BadHeaderError) as exc:
+            # Nothing was sent: a line break in a header would let a value inject headers.
+            raise ProviderError(f"Invalid email header: {exc}", permanent=True, code="bad_header") from exc
         except Exception as exc:
             error = _anymail_error(exc)
             if error is None:
@@ -197,10 +215,45 @@ class SmtpProvider(Provider):
             raise ProviderError("The email backend did not send the message", permanent=False, code=MAYBE_SENT)
         return _esp_message_id(email, message.recipient) or message_id
 
+    def _lean_email(self, connection, message: OutboundMessage) -> tuple[str, list[str], bytes, str] | None:
+        """(envelope sender, envelope recipients, MIME bytes, Message-ID) for the lean path
+        (messaging.providers.smtp_wire), or None when the email goes through Django's framework:
+        a backend other than Django's own SMTP one (anymail ESPs, tests' backends), or an email
+        the lean writer does not cover. BadHeader propagates: the email is refused either way."""
+        if type(connection) is not SmtpEmailBackend or connection.connection is None:
+            return None
+        options = message.options
+        domain = self._message_id_domain(message)
+        html = message.body
+        text = options.get("text_body") or _text_from_html(html)
+        cc, bcc = _address_list(options.get("cc")), _address_list(options.get("bcc"))
+        try:
+            sender = envelope_address(message.sender)
+            recipients = [envelope_address(address) for address in (message.recipient, *cc, *bcc)]
+            data = build_mime(
+                sender=sender,
+                from_name=options.get("from_name") or "",
+                recipient=message.recipient,
+                cc=cc,
+                reply_to=_address_list(options.get("reply_to")),
+                subject=message.subject,
+                text=text,
+                html=html,
+                headers={str(key): str(value) for key, value in (options.get("headers") or {}).items()},
+                message_id=message_id_header(message.public_id, domain),
+                attachments=list(options.get("attachments") or []),
+            )
+        except UnsupportedEmail:
+            return None
+        return sender, recipients, data, f"{message.public_id}@{domain}"
+
+    def _message_id_domain(self, message: OutboundMessage) -> str:
+        return self.settings.get("message_id_domain") or message.sender.rpartition("@")[2] or "localhost"
+
     def build_email(self, message: OutboundMessage, *, connection=None) -> tuple[EmailMultiAlternatives, str]:
         """The EmailMultiAlternatives for one message and its Message-ID (without brackets)."""
         options = message.options
-        domain = self.settings.get("message_id_domain") or message.sender.rpartition("@")[2] or "localhost"
+        domain = self._message_id_domain(message)
         message_id = f"{message.public_id}@{domain}"
         headers = {str(key): str(value) for key, value in (options.get("headers") or {}).items()}
         headers["Message-ID"] = message_id_header(message.public_id, domain)

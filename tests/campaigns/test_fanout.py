@@ -262,6 +262,7 @@ def test_mailing_group_send_renders_escapes_and_adds_unsubscribe_headers(account
         reply_to="news@example.com",
         subject="Hola {name}",
         body='<p>{name}</p><a href="[unsubscribe_link]">baja</a>',
+        track_opens=False,
     )
     run_all(sending)
     messages = Message.objects.filter(sending=sending)

@@ -1,7 +1,8 @@
 """A local SMTP sink on 127.0.0.1 and a free port, for tests and bench/.
 
 It speaks enough SMTP for any client (EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET,
-NOOP, VRFY, QUIT), records every message it accepts (envelope and raw content), and answers chosen
+NOOP, VRFY, QUIT), offers PIPELINING like real MTAs (`pipelining=False` for a server without
+it), records every message it accepts (envelope and raw content), and answers chosen
 recipients with a given reply (`refuse("x@example.com", "550 5.1.1 No such user")`, or a 4xx
 for a temporary failure), or the DATA of the next messages (`fail_data_next`). `count_only`
 keeps just a counter, for benchmarks.
@@ -92,7 +93,9 @@ class _Session(asyncio.Protocol):
         if verb == "EHLO":
             with self.sink.lock:
                 self.sink.sessions += 1
-            return "250-sink.local\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n"
+            # PIPELINING as real MTAs offer it: every line already in the buffer is answered in order.
+            extensions = "250-PIPELINING\r\n" if self.sink.pipelining else ""
+            return f"250-sink.local\r\n{extensions}250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n"
         if verb == "HELO":
             with self.sink.lock:
                 self.sink.sessions += 1
@@ -138,8 +141,9 @@ class _Session(asyncio.Protocol):
 
 
 class SmtpSink:
-    def __init__(self, *, count_only: bool = False, port: int = 0):
+    def __init__(self, *, count_only: bool = False, port: int = 0, pipelining: bool = True):
         self.count_only = count_only
+        self.pipelining = pipelining
         self.messages: list[ReceivedMessage] = []
         self.count = 0
         self.sessions = 0  # EHLO/HELO greetings seen: one per SMTP connection

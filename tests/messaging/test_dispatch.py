@@ -468,17 +468,17 @@ def test_the_dispatch_task_sends_due_messages(account):
 def test_a_message_due_behind_the_runs_cursor_is_still_sent_by_the_same_run(account, monkeypatch):
     sending = make_sending(account)
     make_messages(sending, 4)
-    real_dispatch = dispatch.claim_dispatch
+    real_send = dispatch.claim_send
     late = []
 
-    def dispatch_then_release_an_old_message(claim):
-        done = real_dispatch(claim)
+    def send_then_release_an_old_message(claim):
+        outcomes = real_send(claim)
         if not late:
             # Released by the scheduler meanwhile, due long before the cursor.
             late.extend(make_messages(sending, 1, due_at=timezone.now() - timedelta(days=1)))
-        return done
+        return outcomes
 
-    monkeypatch.setattr(dispatch, "claim_dispatch", dispatch_then_release_an_old_message)
+    monkeypatch.setattr(dispatch, "claim_send", send_then_release_an_old_message)
 
     assert dispatch_due(limit=2) == 5
     assert statuses(sending) == {MessageStatus.SENT: 5}

@@ -1,5 +1,6 @@
 """The generic HTTP gateway provider against its local fake (tests/fakes/http_gateway.py)."""
 
+import http.client
 import json
 import socket
 import time
@@ -65,6 +66,24 @@ def test_without_batches_it_sends_one_request_per_message_on_one_kept_alive_conn
     assert all(r.accepted for r in results)
     assert gateway.stats()["requests"] == 9
     assert len(gateway.connections) == 1
+
+
+def test_each_request_leaves_in_one_write_headers_and_body_together(gateway, monkeypatch):
+    writes: list[bytes] = []
+    real_send = http.client.HTTPConnection.send
+
+    def counting_send(self, data):
+        writes.append(bytes(data))
+        return real_send(self, data)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "send", counting_send)
+    provider = HttpGatewayProvider(gateway.provider_settings(batch=False, concurrency=1))
+
+    results = provider.send_batch([outbound(n) for n in range(3)])
+
+    assert all(r.accepted for r in results) and gateway.rejected_signatures == 0
+    assert len(writes) == 3
+    assert all(w.startswith(b"POST /messages HTTP/1.1\r\n") and w.endswith(b"}]}") for w in writes)
 
 
 def test_a_wrong_secret_is_refused_by_the_gateway_as_a_permanent_error(gateway):

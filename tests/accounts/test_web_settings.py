@@ -1,0 +1,134 @@
+"""Account settings pages: API password rotation (shown once), IP allowlist, verified senders,
+event notification URL and webhook secret, provider choice per channel. Always the signed-in
+user's own account."""
+
+import pytest
+
+from accounts.models import ApiCredential, VerifiedSender
+from accounts.services import api_password_matches, verified_sender_add
+from messaging.models import ProviderRoute
+from tests.conftest import API_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def web(client, api_user):
+    client.force_login(api_user)
+    return client
+
+
+def test_overview_shows_the_account_and_its_settings(web, account):
+    body = web.get("/settings/").content.decode()
+    assert "ACME" in body
+    assert "news@acme.test" in body
+    assert "platform default" in body
+
+
+def test_rotating_the_api_password_shows_the_new_one_once_and_the_old_one_stops_working(web, api_user):
+    response = web.post("/settings/api/rotate/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    password = response.context["password"]
+    assert password in response.content.decode()
+    credential = ApiCredential.objects.get(user=api_user)
+    assert api_password_matches(credential=credential, password=password)
+    assert not api_password_matches(credential=credential, password=API_PASSWORD)
+    assert password not in web.get("/settings/api/").content.decode()
+
+
+def test_rotation_needs_a_post(web):
+    assert web.get("/settings/api/rotate/").status_code == 405
+
+
+def test_allowlist_is_saved_one_address_or_range_per_line(web, api_user):
+    response = web.post("/settings/api/", {"allowed_ips": "203.0.113.7\n198.51.100.0/24"})
+    assert response.status_code == 302
+    assert ApiCredential.objects.get(user=api_user).allowed_ips == ["203.0.113.7", "198.51.100.0/24"]
+
+
+def test_a_bad_allowlist_entry_is_shown_beside_the_field_and_nothing_changes(web, api_user):
+    response = web.post("/settings/api/", {"allowed_ips": "203.0.113.7\nnot-an-ip"})
+    assert response.status_code == 200
+    assert "not-an-ip is not an IP address or CIDR range." in response.content.decode()
+    assert "not-an-ip" in response.content.decode()  # input kept
+    assert ApiCredential.objects.get(user=api_user).allowed_ips == []
+
+
+def test_senders_are_added_normalised_and_removed(web, account):
+    response = web.post("/settings/senders/", {"email": "  Sales@ACME.test "})
+    assert response.status_code == 302
+    sender = VerifiedSender.objects.get(account=account, email="sales@acme.test")
+    assert web.post(f"/settings/senders/{sender.pk}/remove/").status_code == 302
+    assert not VerifiedSender.objects.filter(pk=sender.pk).exists()
+
+
+def test_an_invalid_sender_address_is_refused_beside_the_field(web, account):
+    response = web.post("/settings/senders/", {"email": "not an address"})
+    assert response.status_code == 200
+    assert "Enter a valid email address." in response.content.decode()
+    assert VerifiedSender.objects.filter(account=account).count() == 1
+
+
+def test_another_accounts_sender_cannot_be_removed(web, other_user):
+    foreign = verified_sender_add(account=other_user.account, email="boss@globex.test")
+    web.post(f"/settings/senders/{foreign.pk}/remove/")
+    assert VerifiedSender.objects.filter(pk=foreign.pk).exists()
+
+
+def test_notification_url_is_saved_and_gets_a_webhook_secret(web, account):
+    response = web.post("/settings/notifications/", {"event_notification_url": "https://hooks.acme.test/events"})
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.event_notification_url == "https://hooks.acme.test/events"
+    assert len(account.webhook_secret) == 64
+
+
+def test_a_notification_url_that_is_not_http_is_refused(web, account):
+    response = web.post("/settings/notifications/", {"event_notification_url": "ftp://hooks.acme.test/"})
+    assert response.status_code == 200
+    assert "Enter" in response.content.decode()
+    account.refresh_from_db()
+    assert account.event_notification_url == ""
+
+
+def test_rotating_the_webhook_secret_shows_it_once(web, account):
+    response = web.post("/settings/notifications/secret/")
+    account.refresh_from_db()
+    assert response.context["new_secret"] == account.webhook_secret
+    assert "no-store" in response["Cache-Control"]
+    assert account.webhook_secret not in web.get("/settings/notifications/").content.decode()
+
+
+def test_provider_choice_per_channel_and_back_to_the_default(web, account):
+    response = web.post("/settings/providers/", {"sms": "http_gateway", "mailing": "", "landing": ""})
+    assert response.status_code == 302
+    route = ProviderRoute.objects.get(account=account, channel="sms")
+    assert route.provider == "http_gateway"
+    web.post("/settings/providers/", {"sms": "", "mailing": "", "landing": ""})
+    assert not ProviderRoute.objects.filter(account=account).exists()
+
+
+def test_a_provider_that_does_not_carry_the_channel_is_refused(web, account):
+    response = web.post("/settings/providers/", {"sms": "smtp", "mailing": "", "landing": ""})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not ProviderRoute.objects.filter(account=account).exists()
+
+
+def test_changing_provider_drops_the_previous_providers_settings(web, account):
+    ProviderRoute.objects.create(account=account, channel="sms", provider="twilio", settings={"account_sid": "AC1"})
+    web.post("/settings/providers/", {"sms": "twilio", "mailing": "", "landing": ""})
+    assert ProviderRoute.objects.get(account=account, channel="sms").settings == {"account_sid": "AC1"}
+    web.post("/settings/providers/", {"sms": "simulator", "mailing": "", "landing": ""})
+    route = ProviderRoute.objects.get(account=account, channel="sms")
+    assert (route.provider, route.settings) == ("simulator", {})
+
+
+def test_settings_never_touch_another_account(web, account, other_user):
+    web.post("/settings/providers/", {"sms": "http_gateway", "mailing": "", "landing": ""})
+    web.post("/settings/notifications/", {"event_notification_url": "https://hooks.acme.test/events"})
+    other = other_user.account
+    other.refresh_from_db()
+    assert other.event_notification_url == ""
+    assert not ProviderRoute.objects.filter(account=other).exists()
