@@ -11,9 +11,10 @@ task per recipient). Each task, `fanout_chunk_run(chunk_id)`:
   the group membership as EXISTS, the blacklist as an SQL anti-join (NOT EXISTS) and only the
   columns the template uses (custom fields read as `custom_fields ->> key` in SQL);
 - holds its account's contact deletes until it commits (one shared advisory lock, see
-  `_contact_deletes_fence`: Message.contact has no per-row foreign-key trigger), so a contact
+  `contact_deletes_fence`: Message.contact has no per-row foreign-key trigger), so a contact
   deleted meanwhile never leaves a dangling id;
-- renders each row with the template compiled once, counts its SMS parts, prices it, and writes
+- renders each row with the template compiled once, counts its SMS parts, prices it (SMS: parts x
+  price; certified SMS and email: plus the certification fee), and writes
   the messages with psycopg's COPY, one COPY per batch fed in slices of COPY_SLICE rows so the
   server parses one slice while Python renders the next (plain SQLite: bulk_create, slower but
   the same result);
@@ -56,7 +57,7 @@ from django.utils import timezone
 from accounts.models import LedgerReason
 from accounts.services import balance_credit, balance_debit
 from campaigns.models import Channel, FanoutChunk, FanoutChunkStatus, Sending, SendingStatus
-from campaigns.pricing import COST_QUANTUM, sms_price_table
+from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
 from content.email import (
     TEXT_BODY_OPTION,
@@ -450,6 +451,7 @@ class _Renderer:
         self.max_parts = int(options.get("parts", 1))
         self.trans = bool(options.get("trans"))
         self.prices = None if self.is_mail else sms_price_table(account=sending.account)
+        self.fee = certification_fee(certified=bool(options.get("certified")))
         self.message_options = dict(fanout.get("message_options") or {})
 
     def contacts(self, *, after_id: int, last_id: int) -> Any:
@@ -488,7 +490,7 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     totals = ChunkTotals()
     if sending.status == SendingStatus.CANCELLED:
         return totals
-    _contact_deletes_fence(sending.account_id)
+    contact_deletes_fence(sending.account_id)
     renderer = _Renderer(sending)
     now = timezone.now()
     status, due_at = _release(sending, now)
@@ -508,11 +510,14 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
                 sink.flush()
         if len(rows) < BATCH_SIZE:
             break
+    fee = renderer.fee
     if renderer.prices is not None:
         totals.cost = sum(
-            (renderer.prices.cost(country, parts) * count for (country, parts), count in price_counts.items()),
+            ((renderer.prices.cost(country, parts) + fee) * count for (country, parts), count in price_counts.items()),
             Decimal(0),
         ).quantize(COST_QUANTUM)
+    else:
+        totals.cost = fee * totals.messages
     if totals.cost and not account_debit(account_id=sending.account_id, amount=totals.cost, sending_id=sending.pk):
         raise NotEnoughCredit
     if totals.messages:
@@ -525,8 +530,8 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     return totals
 
 
-def _contact_deletes_fence(account_id: int) -> None:
-    """Hold the account's contact deletes until this chunk commits (PostgreSQL).
+def contact_deletes_fence(account_id: int) -> None:
+    """Hold the account's contact deletes until this transaction commits (PostgreSQL).
 
     Message.contact has no foreign-key constraint (see messaging/models.py). The trigger of a
     contact DELETE takes this advisory lock exclusively before it sets the messages' contact_id
@@ -570,6 +575,7 @@ def _render_rows(
         signer = _unsubscribe_signer()
         signers = Signers.create()
         email, track_opens, track_clicks = renderer.email, renderer.track_opens, renderer.track_clicks
+        cost = str(renderer.fee)
         for public_id, row in zip(ids, rows, strict=True):
             own = dict(zip(names, row[3:], strict=True))
             unsubscribe = unsubscribe_url(public_id, signer=signer)
@@ -584,13 +590,13 @@ def _render_rows(
                 track_clicks=track_clicks,
                 signers=signers,
             )
-            append((public_id, row[0], row[1], body, 1, "0", render_subject(own), unsubscribe, text))
+            append((public_id, row[0], row[1], body, 1, cost, render_subject(own), unsubscribe, text))
         sink.add_rows(out)
         totals.messages += len(out)
         return
     encoding, max_parts, trans = renderer.encoding, renderer.max_parts, renderer.trans
     measure, translate = sms_encoding.measure, sms_encoding.translate
-    prices = renderer.prices
+    prices, fee = renderer.prices, renderer.fee
     cost_text: dict[tuple[str | None, int], str] = {}
     signer = _unsubscribe_signer() if renderer.unsubscribe else None
     form_ids = renderer.form_ids
@@ -613,7 +619,7 @@ def _render_rows(
         key = (row[2], parts)
         cost = cost_text.get(key)
         if cost is None:
-            cost = cost_text[key] = str(prices.cost(*key))
+            cost = cost_text[key] = str(prices.cost(*key) + fee)
         price_counts[key] = price_counts.get(key, 0) + 1
         parts_total += parts
         append((public_id, row[0], row[1], body, parts, cost, "", "", ""))

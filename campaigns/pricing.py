@@ -12,7 +12,8 @@ networks: a send does not know which network a number is on, so it never charges
 network could cost), else the price of country `ZZ` (numbers phonenumbers cannot place), else
 FALLBACK_SMS_PRICE when even that row was deleted. Prices are in the account's currency (no
 conversion: an operator who sells in another currency sets the account's prices). A message costs
-`parts x price`; email has no price table yet and costs nothing.
+`parts x price`; email has no price table yet and costs nothing. A certified message (the spec's
+`certified: true`) costs `certification_fee()` more, SMS and email alike.
 
 The table is read once per send (three small queries) and then answers from memory, so a million
 recipients cost no query each.
@@ -29,6 +30,7 @@ from typing import Final
 
 import phonenumbers
 from babel.numbers import get_currency_symbol
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
@@ -73,6 +75,15 @@ def sms_price_table(*, account: Account) -> SmsPriceTable:
     prices.update(AccountSmsPrice.objects.filter(account=account).values_list("country_iso", "cost"))
     default = prices.pop(PLATFORM_DEFAULT_COUNTRY, FALLBACK_SMS_PRICE)
     return SmsPriceTable(prices=prices, default=default, currency=account.currency)
+
+
+def certification_fee(*, certified: bool) -> Decimal:
+    """What certifying one message adds to its cost: settings.CERTIFIED_MESSAGE_PRICE (one price for
+    every account, in the account's currency like the SMS prices), 0 for a message not certified.
+    Read at pricing time, so a send and each of its fan-out chunks charge the configured fee."""
+    if not certified:
+        return Decimal(0)
+    return Decimal(settings.CERTIFIED_MESSAGE_PRICE).quantize(COST_QUANTUM)
 
 
 def phone_country(phone: str) -> str | None:

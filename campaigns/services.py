@@ -62,6 +62,7 @@ from campaigns.fanout import (
     NewMessage,
     account_credit,
     account_debit,
+    contact_deletes_fence,
     contact_values,
     dispatch_kick_on_commit,
     fanout_plan,
@@ -72,7 +73,7 @@ from campaigns.fanout import (
     unsubscribe_url,
 )
 from campaigns.models import Campaign, Channel, Sending, SendingStatus
-from campaigns.pricing import phone_country, sms_price_table
+from campaigns.pricing import certification_fee, phone_country, sms_price_table
 from config.api import ERRORS
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Group
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
@@ -386,7 +387,11 @@ _CONTACT_COLUMNS = ("id", *CONTACT_VALUE_COLUMNS, "custom_fields")
 
 
 def _contacts_match(*, account: Account, column: str, targets: list[_Target]) -> None:
-    """Attach each target's existing contact (one query for all)."""
+    """Attach each target's existing contact (one query for all).
+
+    Called inside the send's transaction: the fence keeps a concurrent contact delete from
+    committing between this read and the message insert (Message.contact has no FK trigger)."""
+    contact_deletes_fence(account.pk)
     keys = [target.key for target in targets if target.error is None]
     found = {
         row[column]: row
@@ -549,9 +554,9 @@ def sms_send(
     land_url: Callable[[str], str] | None = None,
     supported_reserved: frozenset[str] = SUPPORTED_RESERVED | OTP_RESERVED,
 ) -> SendOutcome:
-    """POST /sms: one message per valid recipient, priced per part and paid from the balance.
-    Landing SMS (tracking.services.landing_sms_send) comes through here too, on its own `channel`,
-    with `land_url(public id)` giving each recipient's {LAND_URL}."""
+    """POST /sms: one message per valid recipient, priced per part (plus the certification fee when
+    `certified`) and paid from the balance. Landing SMS (tracking.services.landing_sms_send) comes
+    through here too, on its own `channel`, with `land_url(public id)` giving each recipient's {LAND_URL}."""
     request = _sms_request_clean(
         message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
         expires_at=expires_at, available_times=available_times, account=account, parts_limit=parts_limit,
@@ -590,8 +595,9 @@ def sms_send(
         if not accepted:
             _raise_first_error(targets)
         prices = sms_price_table(account=account)
+        fee = certification_fee(certified=certified)
         for target in accepted:
-            target.cost = prices.cost(target.country, target.parts)
+            target.cost = prices.cost(target.country, target.parts) + fee
         cost = sum((target.cost for target in accepted), Decimal(0))
         campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
         sending = Sending.objects.create(
@@ -947,7 +953,8 @@ def mailing_send(
     otp_config: dict | None = None,
 ) -> SendOutcome:
     """POST /mailing: one email per valid recipient, each with its unsubscribe link and the
-    List-Unsubscribe / List-Unsubscribe-Post (one-click) headers."""
+    List-Unsubscribe / List-Unsubscribe-Post (one-click) headers. An email costs nothing unless
+    `certified`: then the certification fee, paid from the balance like an SMS (111 without it)."""
     if template_id is not None or template_v2_id is not None:
         body = mail_template_body(account=account, template_id=template_id, template_v2_id=template_v2_id)
     if not isinstance(body, str) or not body.strip():
@@ -1012,6 +1019,7 @@ def mailing_send(
         accepted = [target for target in targets if target.error is None]
         if not accepted:
             _raise_first_error(targets)
+        fee = certification_fee(certified=certified)
         campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
         sending = Sending.objects.create(
             account=account,
@@ -1019,6 +1027,7 @@ def mailing_send(
             channel=Channel.MAILING,
             status=SendingStatus.PENDING,
             total=len(accepted),
+            cost=fee * len(accepted),
             currency=account.currency,
             tags=tags,
             scheduled_at=schedule_at,
@@ -1065,13 +1074,16 @@ def mailing_send(
                     scheduled_at=schedule_at,
                     expires_at=None,
                     due_at=due_at,
-                    cost=Decimal(0),
+                    cost=fee,
                     notification_url="",
                     certified=certified,
                 )
                 for target in accepted
             ]
         )
+        # Last, as in sms_send; a free (not certified) mailing debits nothing.
+        if not account_debit(account_id=account.pk, amount=sending.cost, sending_id=sending.pk):
+            raise SendError(111)
         if status == MessageStatus.QUEUED:
             dispatch_kick_on_commit()
     return _outcome(sending, targets, schedule_at=schedule_at, expires_at=None, with_parts=False)
@@ -1146,20 +1158,28 @@ def sms_group_send(
             },
         )
         plan = fanout_plan(sending=sending, group_ids=groups)
-        _group_send_affordable(account=account, sending=sending, recipients=plan.recipients, template=template)
+        _group_send_affordable(account=account, sending=sending, recipients=plan.recipients, sms_template=template)
         sending.options["fanout"]["chunks"] = plan.chunks
         Sending.objects.filter(pk=sending.pk).update(options=sending.options)
     return sending
 
 
-def _group_send_affordable(*, account: Account, sending: Sending, recipients: int, template: CompiledTemplate) -> None:
-    """Refuse (111) a group send the balance cannot pay even at the cheapest price: the exact cost
-    is only known per chunk, which debits it; this catches the obvious case before any work."""
+def _group_send_affordable(
+    *, account: Account, sending: Sending, recipients: int, sms_template: CompiledTemplate | None
+) -> None:
+    """Refuse (111) a group send the balance cannot pay even at the cheapest price (plus the
+    certification fee): the exact cost is only known per chunk, which debits it; this catches the
+    obvious case before any work. `sms_template` is None for email, which costs only the fee."""
     if not recipients:
         return
-    encoding = sending.options["encoding"]
-    minimum_parts = max(1, sms_encoding.measure(template.render({}), encoding).parts)
-    floor = sms_price_table(account=account).cheapest * minimum_parts * recipients
+    per_recipient = certification_fee(certified=bool(sending.options.get("certified")))
+    if sms_template is not None:
+        encoding = sending.options["encoding"]
+        minimum_parts = max(1, sms_encoding.measure(sms_template.render({}), encoding).parts)
+        per_recipient += sms_price_table(account=account).cheapest * minimum_parts
+    elif not per_recipient:
+        return
+    floor = per_recipient * recipients
     if Account.objects.filter(pk=account.pk, balance__gte=floor).exists():
         return
     raise SendError(111)
@@ -1233,6 +1253,7 @@ def mailing_group_send(
             },
         )
         plan = fanout_plan(sending=sending, group_ids=groups)
+        _group_send_affordable(account=account, sending=sending, recipients=plan.recipients, sms_template=None)
         sending.options["fanout"]["chunks"] = plan.chunks
         Sending.objects.filter(pk=sending.pk).update(options=sending.options)
     return sending

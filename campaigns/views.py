@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Account
+from campaigns.charts import sending_chart_cached, sending_chart_for_page
 from campaigns.models import EVENT_COUNTERS, Channel, Sending, SendingStatus
 from campaigns.presenters import events_report_csv
 from campaigns.selectors import (
@@ -42,7 +43,6 @@ from campaigns.selectors import (
 )
 from campaigns.services import SendError, scheduled_cancel, scheduled_reschedule
 from campaigns.templatetags.campaign_web import CHANNEL_LABELS
-from campaigns.web_charts import sending_chart_cached, sending_chart_for_page
 from config.web_paging import keyset_page, offset_page
 from messaging.services import CANCELLABLE, PAUSABLE, sending_cancel, sending_pause, sending_resume
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /webhooks/ stops here: providers need none of the browser middleware below.
+    "config.middleware.WebhookShortcutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,6 +101,12 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Parallel test processes (pytest-xdist sets PYTEST_XDIST_WORKER=gw0, gw1, ...) each get their own Redis
+# database: tests clear the cache, which would wipe another process's counters mid-test.
+_test_worker = env.str("PYTEST_XDIST_WORKER", default="")
+if REDIS_URL and _test_worker.startswith("gw"):
+    _redis_base, _, _redis_db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_redis_base}/{(int(_redis_db or 0) + 1 + int(_test_worker[2:])) % 16}"
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -186,6 +195,12 @@ OTP_RETENTION_SECONDS = env.int("OTP_RETENTION_SECONDS", default=7 * 86400)
 
 # Contact import files above this size are refused with a clear message.
 CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+
+# What certifying a message (`certified: true` in /sms, /mailing, /landingsms and group sends) adds
+# to its cost, per message, in the account's currency; paid from the balance with the send.
+CERTIFIED_MESSAGE_PRICE = Decimal(env.str("CERTIFIED_MESSAGE_PRICE", default="0.05"))
+if not CERTIFIED_MESSAGE_PRICE.is_finite() or CERTIFIED_MESSAGE_PRICE < 0:
+    raise ImproperlyConfigured("CERTIFIED_MESSAGE_PRICE must be a number, 0 or more.")
 
 # Email validation jobs (validation/): the price of each checked address in the account's currency
 # (addresses answered from an earlier result are free), and the DNS the checks query. No nameservers

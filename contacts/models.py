@@ -71,6 +71,7 @@ class Contact(models.Model):
             models.Index(fields=["account", "id"], name="contact_account_id"),
             models.Index(fields=["account", "landline"], name="contact_landline"),
             models.Index(fields=["account", "external_id"], name="contact_external_id"),
+            # The free-text search's pg_trgm index is created by migration 0002 on PostgreSQL only.
             models.Index(fields=["account", "country_iso"], name="contact_country"),
         ]
         ordering = ["id"]

@@ -117,8 +117,10 @@ def contact_search(
     *, account: Account, query: str = "", group_id: int | None = None, country_iso: str | None = None
 ) -> QuerySet[Contact]:
     """The web list's search: an email or phone number typed whole matches exactly through the
-    unique indexes; other text matches name, surname or external id (contains, any case).
-    The result is paged by id, so a search that matches early stops early."""
+    unique indexes; other text matches name, surname or external id (contains, any case), which on
+    PostgreSQL the trigram index of migration contacts/0002 serves: keep these lookups `icontains`
+    on those three columns, or that index no longer matches. The result is paged by id, so a search
+    that matches early stops early."""
     contacts = Contact.objects.filter(account=account)
     text = query.strip()
     if text:

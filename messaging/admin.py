@@ -20,6 +20,7 @@ from messaging.models import (
 )
 from messaging.notifications import notifications_retry
 from messaging.providers import PROVIDERS
+from messaging.services import providers_for_channel
 from messaging.webhooks import inbound_webhooks_retry
 
 # Settings keys holding credentials (matched case-insensitively anywhere in the key).
@@ -83,6 +84,13 @@ class ProviderRouteForm(forms.ModelForm):
         if not isinstance(value, dict):
             raise forms.ValidationError("Settings must be a JSON object.")
         return provider_settings_merge(value, self.instance.settings if self.instance.pk else {})
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        channel, provider = cleaned.get("channel"), cleaned.get("provider")
+        if channel and provider and provider not in providers_for_channel(channel):
+            self.add_error("provider", f"{provider} does not carry {channel} messages.")
+        return cleaned
 
 
 @admin.register(ProviderRoute)

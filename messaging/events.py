@@ -15,31 +15,43 @@ Rules, per batch of events:
   `opened_unique` / `clicked_unique` counting a message's first open / click only;
 - hard bounces, complaints and unsubscribes (STOP replies and landing pages included) put the
   recipient on the blacklist of the message's channel (sms and landing -> sms, mailing -> mailing, voice -> voice);
-- the stored events go to the event-notification service once the transaction commits.
+- the stored events whose message has a notificationUrl or whose account has an event URL go to
+  the event-notification service once the transaction commits (the URLs are read with the
+  messages, so a batch nobody listens to costs no notification work at all).
 
 The affected messages are locked (in id order, so concurrent batches cannot deadlock) for the
-length of the batch, which serialises two processors working on the same message.
+length of the batch, which serialises two processors working on the same message; the sending's
+counters are updated last, so two batches of one sending wait for each other only briefly.
+
+`events_record` returns the stored events as model instances; `events_store` (the webhook
+backlog's path, thousands of events per call) does the same work without building them. On
+PostgreSQL every write is one statement per batch with its columns bound as arrays (or as one
+value when the whole batch shares it): the messages' lock, the Event INSERT ... ON CONFLICT DO
+NOTHING, the status UPDATE ... FROM unnest and one counter UPDATE per sending.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.models import EVENT_COUNTERS, Channel, Sending
 from contacts.models import BlacklistType
-from messaging.bulk_sql import pg_execute, pg_insert_rows, pg_update_rows
+from messaging.bulk_sql import pg_execute
 from messaging.models import STATUS_RANK, Event, EventType, Message, MessageStatus
+from messaging.notifications import EventNotice, notifications_create
 from messaging.providers.base import DeliveryEvent
 
 logger = logging.getLogger(__name__)
@@ -68,10 +80,12 @@ BLACKLIST_TYPE_OF_CHANNEL: dict[str, str] = {
     Channel.TEXT2SPEECH: BlacklistType.VOICE,
     Channel.VOICE_INTERACTIVE: BlacklistType.VOICE,
 }
+# Hard bounces and complaints make a definitive entry (docs/architecture.md); unsubscribes a temporary one.
+DEFINITIVE_BLACKLISTING_EVENTS = frozenset({EventType.HARD_BOUNCED, EventType.COMPLAINT})
 UNIQUE_COUNTERS = {EventType.OPENED: "opened_unique", EventType.CLICKED: "clicked_unique"}
 _MESSAGE_FIELDS = (
     "id", "public_id", "account_id", "sending_id", "channel", "recipient", "status",
-    "provider", "provider_message_id", "error_reason", "final_at",
+    "provider", "provider_message_id", "error_reason", "final_at", "notification_url",
 )  # fmt: skip
 
 
@@ -91,32 +105,77 @@ class MessageRow:
     provider_message_id: str
     error_reason: str
     final_at: datetime | None
+    notification_url: str
 
     @property
     def pk(self) -> int:
         return self.id
 
 
+# An Event row as inserted: every concrete field but id and created_at, in the model's field order
+# (so a stored row plus its id and created_at is exactly what Event.from_db takes).
+_EVENT_TYPES = {
+    "account_id": "bigint",
+    "message_id": "bigint",
+    "sending_id": "bigint",
+    "type": "varchar",
+    "date": "timestamptz",
+    "extra": "jsonb",
+    "browser": "varchar",
+    "os": "varchar",
+    "is_mobile": "boolean",
+    "url": "varchar",
+    "provider": "varchar",
+    "provider_event_id": "varchar",
+}
+_EVENT_COLUMNS = tuple(_EVENT_TYPES)
+_EVENT_FIELD_NAMES = ("id", *_EVENT_COLUMNS, "created_at")
+_PROVIDER, _PROVIDER_EVENT_ID = _EVENT_COLUMNS.index("provider"), _EVENT_COLUMNS.index("provider_event_id")
+EventRow = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class _Stored:
+    """What one batch stored: its event rows (only the new ones keep an id)."""
+
+    rows: list[EventRow]
+    ids: list[int | None]
+    created_at: datetime | None = None
+
+    def instances(self) -> list[Event]:
+        """The stored events as model instances, built only for the callers that want them."""
+        return [
+            Event.from_db(DEFAULT_DB_ALIAS, _EVENT_FIELD_NAMES, (pk, *row, self.created_at))
+            for row, pk in zip(self.rows, self.ids, strict=True)
+            if pk is not None
+        ]
+
+
 def events_record(*, events: Sequence[DeliveryEvent]) -> list[Event]:
     """Store `events` (see the module docstring for the rules); returns the Event rows created,
     leaving out duplicates and events whose message is unknown."""
+    return events_store(events=events).instances()
+
+
+def events_store(*, events: Sequence[DeliveryEvent]) -> _Stored:
+    """events_record without building model instances (the webhook backlog's path: thousands of
+    events per call, of which nobody reads the instances)."""
     if not events:
-        return []
+        return _Stored([], [])
     with transaction.atomic():
         messages = _messages_lock(events)
         pairs = _pairs_found(events, messages)
         if not pairs:
-            return []
+            return _Stored([], [])
         now = timezone.now()
         rows = [_event_row(event, message) for event, message in pairs]
         # Read before this batch's own opens and clicks are stored.
         opened_or_clicked = _messages_with_prior(pairs)
-        stored = _events_insert_new(rows, now=now)
-        new_pairs = [pair for pair, row in zip(pairs, rows, strict=True) if row.pk is not None]
-        if new_pairs:
-            _apply(new_pairs, already_unique=opened_or_clicked, now=now)
-            _notify(stored)
-    return stored
+        ids = _events_insert_new(rows, now=now)
+        stored = [(event, message, pk) for (event, message), pk in zip(pairs, ids, strict=True) if pk is not None]
+        if stored:
+            _apply(stored, already_unique=opened_or_clicked, now=now)
+    return _Stored(rows, ids, now)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,13 +220,14 @@ def _messages_lock(events: Sequence[DeliveryEvent]) -> _Messages:
 def _messages_lock_postgresql(
     public_ids: set[str], provider_ids: dict[str, set[str]], pks: set[int]
 ) -> list[MessageRow]:
-    # Arrays (= ANY) rather than IN lists: one bound parameter per kind of key, not per message.
-    conditions, params = ["id = ANY(%s)"], [list(pks)]
+    # Arrays (= ANY) rather than IN lists: one bound parameter per kind of key, not per message,
+    # sent in binary (%b: no quoting of each element in Python).
+    conditions, params = ["id = ANY(%b::bigint[])"], [list(pks)]
     if public_ids:
-        conditions.append("public_id = ANY(%s)")
+        conditions.append("public_id = ANY(%b::varchar[])")
         params.append(list(public_ids))
     for provider, ids in provider_ids.items():
-        conditions.append("(provider = %s AND provider_message_id = ANY(%s))")
+        conditions.append("(provider = %s AND provider_message_id = ANY(%b::varchar[]))")
         params.extend([provider, list(ids)])
     sql = (
         f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM {Message._meta.db_table} "  # noqa: S608
@@ -181,8 +241,10 @@ def _reply_messages(events: Sequence[DeliveryEvent]) -> dict[int, int]:
     they belong to the latest message sent to that number on that channel through that provider."""
     found: dict[int, int] = {}
     for index, event in enumerate(events):
+        if event.message_public_id or event.provider_message_id:
+            continue
         recipient = str(event.extra.get("recipient") or "")
-        if event.message_public_id or event.provider_message_id or not recipient:
+        if not recipient:
             continue
         channels = [Channel.SMS, Channel.LANDING] if event.extra.get("channel", "sms") == "sms" else [Channel.MAILING]
         candidates = Message.objects.filter(recipient=recipient, channel__in=channels)
@@ -222,13 +284,13 @@ def _pairs_found(events: Sequence[DeliveryEvent], messages: _Messages) -> list[t
 
 
 def _apply(
-    pairs: list[tuple[DeliveryEvent, MessageRow]], *, already_unique: set[tuple[int, str]], now: datetime
+    stored: list[tuple[DeliveryEvent, MessageRow, int]], *, already_unique: set[tuple[int, str]], now: datetime
 ) -> None:
-    """Statuses, counters and blacklist for newly stored events."""
+    """Statuses, blacklist, notifications and counters for newly stored events."""
     counters: dict[int, Counter[str]] = defaultdict(Counter)
     changed: dict[int, MessageRow] = {}
-    blacklisting: list[MessageRow] = []
-    for event, message in pairs:
+    blacklisting: list[tuple[MessageRow, str]] = []
+    for event, message, _pk in stored:
         counted = _status_advance(event, message, changed)
         counter = counters[message.sending_id]
         if counted and event.type in EVENT_COUNTERS:
@@ -238,35 +300,37 @@ def _apply(
             already_unique.add((message.pk, event.type))
             counter[unique] += 1
         if event.type in BLACKLISTING_EVENTS:
-            blacklisting.append(message)
+            blacklisting.append((message, event.type))
 
     if changed:
         _statuses_write(list(changed.values()), now=now)
+    _blacklist(blacklisting)
+    _notify(stored)
+    # Last: a sending's row is what concurrent batches of the same sending wait for, so it is
+    # locked for as short a time as possible (until the commit).
     for sending_id in sorted(counters):
         increments = {name: F(name) + n for name, n in counters[sending_id].items() if n}
         if increments:
             Sending.objects.filter(pk=sending_id).update(**increments, updated_at=now)
-    _blacklist(blacklisting)
-
-
-_STATUS_TYPES = {
-    "id": "bigint",
-    "status": "varchar",
-    "final_at": "timestamptz",
-    "error_reason": "text",
-    "updated_at": "timestamptz",
-}
 
 
 def _statuses_write(messages: list[MessageRow], *, now: datetime) -> None:
     """One set-based UPDATE of the messages whose status moved. Not Django's bulk_update on
     PostgreSQL: its CASE WHEN id = ... per row makes a batch of thousands quadratic."""
     if connection.vendor == "postgresql":
-        rows = [
-            {"id": m.id, "status": m.status, "final_at": m.final_at, "error_reason": m.error_reason, "updated_at": now}
-            for m in messages
-        ]
-        pg_update_rows(Message._meta.db_table, _STATUS_TYPES, rows)
+        columns = {
+            "id": [m.id for m in messages],
+            "status": [m.status for m in messages],
+            "final_at": [m.final_at for m in messages],
+            "error_reason": [m.error_reason for m in messages],
+        }
+        expressions, unnest, constants, arrays = _bind_columns(_STATUS_TYPES, columns, key="id")
+        assignments = ", ".join(f"{name} = {expressions[name]}" for name in columns if name != "id")
+        pg_execute(
+            f"UPDATE {Message._meta.db_table} AS t SET {assignments}, updated_at = %s "  # noqa: S608
+            f"FROM {unnest} WHERE t.id = v.id",
+            [*constants, now, *arrays],
+        )
         return
     Message.objects.bulk_update(
         [
@@ -278,63 +342,84 @@ def _statuses_write(messages: list[MessageRow], *, now: datetime) -> None:
     )
 
 
-_EVENT_TYPES = {
-    "account_id": "bigint",
-    "message_id": "bigint",
-    "sending_id": "bigint",
-    "type": "varchar",
-    "date": "timestamptz",
-    "extra": "jsonb",
-    "browser": "varchar",
-    "os": "varchar",
-    "is_mobile": "boolean",
-    "url": "varchar",
-    "provider": "varchar",
-    "provider_event_id": "varchar",
-    "created_at": "timestamptz",
-}
+_STATUS_TYPES = {"id": "bigint", "status": "varchar", "final_at": "timestamptz", "error_reason": "text"}
 
 
-def _events_insert_new(rows: list[Event], *, now: datetime) -> list[Event]:
-    """Insert the events not recorded before and return them (with their pk); a duplicate keeps
-    pk None. On PostgreSQL the unique (provider, provider_event_id) decides, in the INSERT itself
-    (ON CONFLICT DO NOTHING), so a concurrent batch with the same report cannot fail this one."""
-    for row in rows:
-        row.created_at = now
+def _events_insert_new(rows: list[EventRow], *, now: datetime) -> list[int | None]:
+    """Insert the events not recorded before; returns each row's new id, None for a duplicate.
+    On PostgreSQL the unique (provider, provider_event_id) decides, in the INSERT itself (ON
+    CONFLICT DO NOTHING), so a concurrent batch with the same report cannot fail this one."""
     if connection.vendor != "postgresql":
-        return _events_insert_portable(rows)
-    values = [{name: getattr(row, name) for name in _EVENT_TYPES} for row in rows]
-    inserted = pg_insert_rows(
-        Event._meta.db_table,
-        _EVENT_TYPES,
-        values,
-        on_conflict="ON CONFLICT (provider, provider_event_id) DO NOTHING",
-        returning=("id", "provider", "provider_event_id"),
+        return _events_insert_portable(rows, now=now)
+    columns = dict(zip(_EVENT_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+    columns["extra"] = [json.dumps(extra) if extra else "{}" for extra in columns["extra"]]
+    expressions, unnest, constants, arrays = _bind_columns(_EVENT_TYPES, columns, ordinality=True)
+    inserted = pg_execute(
+        f"INSERT INTO {Event._meta.db_table} ({', '.join(_EVENT_COLUMNS)}, created_at) "  # noqa: S608
+        f"SELECT {', '.join(expressions[name] for name in _EVENT_COLUMNS)}, %s FROM {unnest} ORDER BY v.n "
+        "ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING id, provider, provider_event_id",
+        [*constants, now, *arrays],
     )
     keyed = {(provider, key): pk for pk, provider, key in inserted if key is not None}
     # Events without a provider event id never conflict; they come back in insertion order.
     unkeyed = iter(pk for pk, _provider, key in inserted if key is None)
-    stored = []
-    for row in rows:
-        row.pk = keyed.get((row.provider, row.provider_event_id)) if row.provider_event_id else next(unkeyed)
-        if row.pk is not None:
-            row._state.adding = False
-            stored.append(row)
-    return stored
+    return [
+        keyed.get((row[_PROVIDER], row[_PROVIDER_EVENT_ID])) if row[_PROVIDER_EVENT_ID] is not None else next(unkeyed)
+        for row in rows
+    ]
 
 
-def _events_insert_portable(rows: list[Event]) -> list[Event]:
+def _bind_columns(
+    types: dict[str, str], columns: dict[str, list[Any]], *, key: str = "", ordinality: bool = False
+) -> tuple[dict[str, str], str, list[Any], list[Any]]:
+    """How a batch's columns are bound: a column with the same value in every row (a batch's
+    type, provider, account, date...) as one scalar parameter, the others as arrays read by one
+    unnest (`key`, if given, always). Returns each column's SQL expression, the `unnest(...) AS v`
+    clause and the scalar and array parameters, in the order they appear in the SQL.
+
+    Arrays go in binary (%b): the text format quotes and escapes every element in Python."""
+    expressions: dict[str, str] = {}
+    constants: list[Any] = []
+    arrays: list[Any] = []
+    varying: list[str] = []
+    for name, values in columns.items():
+        kind = types[name]
+        if name != key and values.count(values[0]) == len(values):
+            expressions[name] = f"%s::{kind}"
+            constants.append(values[0])
+        else:
+            expressions[name] = f"v.{name}::{kind}"
+            varying.append(name)
+            arrays.append(values)
+    if not varying:  # every column constant (one row): unnest still needs an array to count rows
+        name = next(iter(columns))
+        expressions[name] = f"v.{name}::{types[name]}"
+        varying.append(name)
+        arrays.append(columns[name])
+        constants.pop(0)
+    # JSON travels as text and is cast per row.
+    casts = ", ".join(f"%b::{'text' if types[name] == 'jsonb' else types[name]}[]" for name in varying)
+    aliases = ", ".join([*varying, "n"] if ordinality else varying)
+    unnest = f"unnest({casts}) {'WITH ORDINALITY ' if ordinality else ''}AS v({aliases})"
+    return expressions, unnest, constants, arrays
+
+
+def _events_insert_portable(rows: list[EventRow], *, now: datetime) -> list[int | None]:
     keyed: dict[str, set[str]] = defaultdict(set)
     for row in rows:
-        if row.provider_event_id:
-            keyed[row.provider].add(row.provider_event_id)
+        if row[_PROVIDER_EVENT_ID] is not None:
+            keyed[row[_PROVIDER]].add(row[_PROVIDER_EVENT_ID])
     seen: set[tuple[str, str]] = set()
     for provider, ids in keyed.items():
         existing = Event.objects.filter(provider=provider, provider_event_id__in=ids)
         seen.update(existing.values_list("provider", "provider_event_id"))
-    new = [row for row in rows if not row.provider_event_id or (row.provider, row.provider_event_id) not in seen]
-    Event.objects.bulk_create(new)
-    return new
+    new = {
+        index: Event(**dict(zip(_EVENT_COLUMNS, row, strict=True)), created_at=now)
+        for index, row in enumerate(rows)
+        if row[_PROVIDER_EVENT_ID] is None or (row[_PROVIDER], row[_PROVIDER_EVENT_ID]) not in seen
+    }
+    Event.objects.bulk_create(new.values())
+    return [new[index].pk if index in new else None for index in range(len(rows))]
 
 
 def _status_advance(event: DeliveryEvent, message: MessageRow, changed: dict[int, MessageRow]) -> bool:
@@ -364,38 +449,35 @@ def _messages_with_prior(pairs: list[tuple[DeliveryEvent, MessageRow]]) -> set[t
     return set(prior.distinct())
 
 
-def _event_row(event: DeliveryEvent, message: MessageRow) -> Event:
-    extra = dict(event.extra)
+def _event_row(event: DeliveryEvent, message: MessageRow) -> EventRow:
+    extra = dict(event.extra) if event.extra else {}
     if event.reason:
         extra.setdefault("reason", event.reason)
     browser, os_name, is_mobile = user_agent_parse(event.user_agent)
-    return Event(
-        account_id=message.account_id,
-        message_id=message.pk,
-        sending_id=message.sending_id,
-        type=event.type,
-        date=event.occurred_at,
-        extra=extra,
-        browser=browser,
-        os=os_name,
-        is_mobile=is_mobile,
-        url=event.url[:2000],
-        provider=event.provider,
-        provider_event_id=event.provider_event_id or None,
+    return (
+        message.account_id,
+        message.id,
+        message.sending_id,
+        event.type,
+        event.occurred_at,
+        extra,
+        browser,
+        os_name,
+        is_mobile,
+        event.url[:2000],
+        event.provider,
+        event.provider_event_id or None,
     )
 
 
-def _blacklist(messages: list[MessageRow]) -> None:
+def _blacklist(messages: list[tuple[MessageRow, str]]) -> None:
     if not messages:
         return
-    try:
-        from contacts.services import blacklist_add
-    except ImportError:  # pragma: no cover - contacts.services is being written alongside
-        logger.error("contacts.services.blacklist_add is missing: %d recipients not blacklisted", len(messages))
-        return
-    accounts = Account.objects.in_bulk({m.account_id for m in messages})
-    sendings = Sending.objects.in_bulk({m.sending_id for m in messages})
-    for message in messages:
+    from contacts.services import blacklist_add
+
+    accounts = Account.objects.in_bulk({m.account_id for m, _type in messages})
+    sendings = Sending.objects.in_bulk({m.sending_id for m, _type in messages})
+    for message, event_type in messages:
         blacklist_type = BLACKLIST_TYPE_OF_CHANNEL.get(message.channel)
         if blacklist_type is None:
             continue
@@ -405,19 +487,35 @@ def _blacklist(messages: list[MessageRow]) -> None:
                 type=blacklist_type,
                 recipient=message.recipient,
                 sending=sendings.get(message.sending_id),
+                is_definitive=event_type in DEFINITIVE_BLACKLISTING_EVENTS,
             )
         except ValidationError:
             logger.warning("Could not blacklist the recipient of message %s", message.public_id)
 
 
-def _notify(created: list[Event]) -> None:
-    try:
-        from messaging.notifications import notifications_enqueue
-    except ImportError:
-        logger.debug("messaging.notifications is not there yet: no event notifications")
-        return
-    if created:
-        transaction.on_commit(partial(notifications_enqueue, events=created))
+def _notify(stored: list[tuple[DeliveryEvent, MessageRow, int]]) -> None:
+    """Hand the new events that someone wants to hear about to the notification service once the
+    transaction commits. Which URL gets which event is decided there; here only events with no URL
+    at all (the common case) are left out, without a query per event."""
+    account_ids = {message.account_id for _event, message, _pk in stored}
+    account_urls = dict(
+        Account.objects.filter(pk__in=account_ids)
+        .exclude(event_notification_url="")
+        .values_list("pk", "event_notification_url")
+    )
+    notices = [
+        EventNotice(
+            event_id=pk,
+            account_id=message.account_id,
+            event_type=event.type,
+            message_url=message.notification_url,
+            account_url=account_urls.get(message.account_id, ""),
+        )
+        for event, message, pk in stored
+        if message.notification_url or message.account_id in account_urls
+    ]
+    if notices:
+        transaction.on_commit(partial(notifications_create, notices=notices))
 
 
 # ---------------------------------------------------------------------------------------------

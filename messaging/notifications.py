@@ -1,8 +1,9 @@
 """Event notifications out: the message's notificationUrl (GET) and the account's event
 notification URL (signed form POST), delivered by django-q2 with retries.
 
-`notifications_enqueue(events=...)` is called by events_record after its transaction commits. It
-writes Notification rows (one per event and URL) and kicks `deliver_due_notifications`. That task
+`notifications_create(notices=...)` is called by events_record after its transaction commits, with
+the URLs it already knows (`notifications_enqueue(events=...)` finds them for given Event rows). It
+writes Notification rows (one per event and URL, one INSERT) and kicks `deliver_due_notifications`. That task
 claims due rows in batches (FOR UPDATE SKIP LOCKED) and, in the same short transaction, pushes their
 `due_at` one lease ahead before any request is made: a worker killed mid-batch leaves its rows
 PENDING and they are sent again when the lease ends (at-least-once; receivers dedupe on id+event).
@@ -46,10 +47,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.api import iso8601
+from messaging.bulk_sql import pg_insert_rows
 from messaging.models import Event, Notification, NotificationAttempt, NotificationKind, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -85,43 +87,73 @@ _pool_lock = threading.Lock()
 # Enqueue ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class EventNotice:
+    """A stored event and the URLs that may want to hear about it ("" when none)."""
+
+    event_id: int
+    account_id: int
+    event_type: str
+    message_url: str
+    account_url: str
+
+
 def notifications_enqueue(*, events: Sequence[Event]) -> None:
     """One Notification per event and URL: the message's notificationUrl (delivery reports only)
     and the account's event notification URL (every event)."""
     if not events:
         return
-    ids = [event.pk for event in events]
-    rows = Event.objects.filter(pk__in=ids).values_list(
-        "pk", "type", "account_id", "account__event_notification_url", "message__notification_url"
+    rows = Event.objects.filter(pk__in=[event.pk for event in events]).values_list(
+        "pk", "account_id", "type", "message__notification_url", "account__event_notification_url"
     )
+    notifications_create(notices=[EventNotice(*row) for row in rows])
+
+
+_NOTIFICATION_TYPES = {
+    "account_id": "bigint",
+    "event_id": "bigint",
+    "kind": "varchar",
+    "url": "varchar",
+    "status": "varchar",
+    "attempts": "smallint",
+    "due_at": "timestamptz",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+
+
+def notifications_create(*, notices: Sequence[EventNotice]) -> None:
+    """notifications_enqueue for events whose URLs are already known (events_record knows them
+    from the rows it locked): no query per event, one INSERT per batch."""
     now = timezone.now()
-    notifications = []
-    for event_id, event_type, account_id, account_url, message_url in rows:
-        if message_url and event_type in MESSAGE_STATUS:
-            notifications.append(
-                Notification(
-                    account_id=account_id,
-                    event_id=event_id,
-                    kind=NotificationKind.MESSAGE_URL,
-                    url=message_url,
-                    due_at=now,
-                )
-            )
-        if account_url:
-            notifications.append(
-                Notification(
-                    account_id=account_id,
-                    event_id=event_id,
-                    kind=NotificationKind.ACCOUNT_URL,
-                    url=account_url,
-                    due_at=now,
-                )
-            )
-    if not notifications:
+    rows: list[dict[str, Any]] = []
+    for notice in notices:
+        if notice.message_url and notice.event_type in MESSAGE_STATUS:
+            rows.append(_notification_row(notice, NotificationKind.MESSAGE_URL, notice.message_url, now))
+        if notice.account_url:
+            rows.append(_notification_row(notice, NotificationKind.ACCOUNT_URL, notice.account_url, now))
+    if not rows:
         return
     with transaction.atomic():
-        Notification.objects.bulk_create(notifications, batch_size=1000)
+        if connection.vendor == "postgresql":
+            pg_insert_rows(Notification._meta.db_table, _NOTIFICATION_TYPES, rows)
+        else:
+            Notification.objects.bulk_create([Notification(**row) for row in rows], batch_size=1000)
         _kick_delivery()
+
+
+def _notification_row(notice: EventNotice, kind: str, url: str, now: datetime) -> dict[str, Any]:
+    return {
+        "account_id": notice.account_id,
+        "event_id": notice.event_id,
+        "kind": kind,
+        "url": url,
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "due_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _kick_delivery() -> None:

@@ -15,6 +15,7 @@ holding an unrendered `{placeholder}`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import html
@@ -42,16 +43,34 @@ _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _SPACE = re.compile(r"\s")
 
 
+@lru_cache(maxsize=16)
+def _prepared_mac(key_material: str) -> hmac.HMAC:
+    # An HMAC keyed once per (salt, secret) and copied for each signature: django.core.signing
+    # derives the key again (one SHA-256) for every signature, which was most of the cost of
+    # tracking an email's links.
+    return hmac.new(hashlib.sha256(key_material.encode()).digest(), digestmod=hashlib.sha256)
+
+
+def _signature(mac: hmac.HMAC, value: str) -> str:
+    mac = mac.copy()
+    mac.update(value.encode())
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
 def _open_signer() -> signing.Signer:
     return signing.Signer(salt=_OPEN_SALT, sep=".")
 
 
 def open_url(public_id: str) -> str:
-    return f"{settings.PUBLIC_URL}{OPEN_PATH}{_open_signer().sign(public_id)}{PIXEL_SUFFIX}"
+    # The same token as `_open_signer().sign(public_id)` (Django derives its key as SHA-256 of
+    # salt + "signer" + secret), made with the key derived once; read back with the Signer.
+    mac = _prepared_mac(f"{_OPEN_SALT}signer{settings.SECRET_KEY}")
+    return f"{settings.PUBLIC_URL}{OPEN_PATH}{public_id}.{_signature(mac, public_id)}{PIXEL_SUFFIX}"
 
 
 def open_token_read(token: str) -> str | None:
-    """The message public id inside an open-pixel token (with or without `.gif`), else None."""
+    """The message public id inside an open-pixel token (with or without `.gif`), else None.
+    Tokens signed with a key of SECRET_KEY_FALLBACKS still work while keys rotate."""
     if token.endswith(PIXEL_SUFFIX):
         token = token[: -len(PIXEL_SUFFIX)]
     try:
@@ -60,22 +79,21 @@ def open_token_read(token: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=8)
 def _click_mac(secret: str) -> hmac.HMAC:
-    # The key is derived once per secret, where django.core.signing derives it again for every
-    # signature: that derivation was half the cost of tracking an email's links.
-    return hmac.new(hashlib.sha256(f"{_CLICK_SALT}:{secret}".encode()).digest(), digestmod=hashlib.sha256)
+    return _prepared_mac(f"{_CLICK_SALT}:{secret}")
 
 
 def _click_signature(value: str, secret: str) -> str:
-    mac = _click_mac(secret).copy()
-    mac.update(value.encode())
-    return signing.b64_encode(mac.digest()).decode()
+    return _signature(_click_mac(secret), value)
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
 
 
 def click_url(public_id: str, url: str) -> str:
     """`{PUBLIC_URL}/t/c/<public id>.<URL in base64url>.<HMAC-SHA256>`."""
-    value = f"{public_id}.{signing.b64_encode(url.encode()).decode()}"
+    value = f"{public_id}.{_b64(url)}"
     return f"{settings.PUBLIC_URL}{CLICK_PATH}{value}.{_click_signature(value, settings.SECRET_KEY)}"
 
 
@@ -98,6 +116,10 @@ def click_token_read(token: str) -> tuple[str, str] | None:
 
 def is_trackable(url: str) -> bool:
     """An absolute http(s) URL outside the platform, with no unrendered placeholder."""
+    return _is_trackable(url, own=settings.PUBLIC_URL.rstrip("/"))
+
+
+def _is_trackable(url: str, *, own: str) -> bool:
     if not url or len(url) > MAX_URL_LENGTH or "{" in url or _SPACE.search(url):
         return False
     try:
@@ -106,19 +128,25 @@ def is_trackable(url: str) -> bool:
         return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    own = settings.PUBLIC_URL.rstrip("/")
     return not (url == own or url.startswith(own + "/"))
 
 
 def links_track(markup: str, *, public_id: str) -> str:
     """`markup` with every trackable `<a href>` pointing at its click redirect."""
+    # Everything that does not depend on the link is resolved once per email. The token after the
+    # prefix is base64url, "." and base64url: nothing in it needs HTML escaping.
+    own = settings.PUBLIC_URL.rstrip("/")
+    value_prefix = f"{public_id}."
+    href_prefix = html.escape(f"{settings.PUBLIC_URL}{CLICK_PATH}{value_prefix}")
+    mac = _click_mac(settings.SECRET_KEY)
 
     def rewrite(match: re.Match[str]) -> str:
-        raw = next(group for group in match.groups()[1:] if group is not None)
-        target = html.unescape(raw).strip()
-        if not is_trackable(target):
-            return match.group(0)
-        return f'{match.group(1)}"{html.escape(click_url(public_id, target))}"'
+        raw = match[match.lastindex or 0]  # the one quoting alternative that matched
+        target = (html.unescape(raw) if "&" in raw else raw).strip()
+        if not _is_trackable(target, own=own):
+            return match[0]
+        encoded = _b64(target)
+        return f'{match[1]}"{href_prefix}{encoded}.{_signature(mac, value_prefix + encoded)}"'
 
     return _ANCHOR_HREF.sub(rewrite, markup)
 

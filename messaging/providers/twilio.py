@@ -131,7 +131,8 @@ def _digits(number: str) -> str:
 
 class TwilioProvider(Provider):
     name: ClassVar[str] = "twilio"
-    channels: ClassVar[frozenset[str]] = frozenset({"sms"})
+    # Landing SMS are SMS carrying a personal link: the same API, numbers and callbacks.
+    channels: ClassVar[frozenset[str]] = frozenset({"sms", "landing"})
 
     def __init__(self, settings: dict[str, Any] | None = None):
         super().__init__(settings)

@@ -247,7 +247,7 @@ def test_sending_list_includes_sendings_without_campaign(web, api_client):
 
 
 def test_chart_draws_lines_for_many_buckets_with_round_ticks():
-    from campaigns.web_charts import line_chart
+    from campaigns.charts import line_chart
 
     chart = line_chart(labels=[f"{hour}:00" for hour in range(30)], series={"sent": [3] * 30, "delivered": [1] * 30})
     assert not chart.as_bars
@@ -258,7 +258,7 @@ def test_chart_draws_lines_for_many_buckets_with_round_ticks():
 
 
 def test_chart_of_one_bucket_draws_bars():
-    from campaigns.web_charts import line_chart
+    from campaigns.charts import line_chart
 
     chart = line_chart(labels=["22 Nov 21:00"], series={"sent": [3], "delivered": [3]})
     assert chart.as_bars and len(chart.series[0].bars) == 1
@@ -268,10 +268,10 @@ def test_chart_of_one_bucket_draws_bars():
 def test_a_big_sendings_chart_is_drawn_by_a_task_and_fetched_when_ready(web, sent, monkeypatch):
     import django_q.tasks
 
-    from campaigns import tasks, web_charts
+    from campaigns import charts, tasks
 
     queued = []
-    monkeypatch.setattr(web_charts, "INLINE_EVENTS_LIMIT", 0)
+    monkeypatch.setattr(charts, "INLINE_EVENTS_LIMIT", 0)
     monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kwargs: queued.append((func, *args)))
     event(sent, "sent")
     Sending.objects.filter(pk=sent.sending_id).update(sent=1)

@@ -1,5 +1,3 @@
-import sys
-import types
 from datetime import timedelta
 
 import pytest
@@ -11,6 +9,7 @@ from campaigns.models import Channel
 from contacts.models import BlacklistEntry
 from messaging.events import events_record, user_agent_parse
 from messaging.models import Event, Message, MessageStatus
+from messaging.notifications import EventNotice
 from messaging.providers.base import DeliveryEvent
 from tests.messaging.pipeline_factories import make_messages, make_sending
 
@@ -230,16 +229,27 @@ def test_a_delivered_event_does_not_blacklist(sent_sms):
 def test_created_events_go_to_notifications_when_the_transaction_commits(
     sent_sms, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from messaging import events
+
     received = []
-    fake = types.ModuleType("messaging.notifications")
-    fake.notifications_enqueue = lambda *, events: received.append([e.type for e in events])
-    monkeypatch.setitem(sys.modules, "messaging.notifications", fake)
+    monkeypatch.setattr(events, "notifications_create", lambda *, notices: received.append(notices))
+    sent_sms.notification_url = "https://example.com/n?s=%s"
+    sent_sms.save()
 
     with django_capture_on_commit_callbacks(execute=True):
-        events_record(events=[event("delivered", sent_sms, provider_event_id="d")])
+        [created] = events_record(events=[event("delivered", sent_sms, provider_event_id="d")])
         events_record(events=[event("delivered", sent_sms, provider_event_id="d")])
 
-    assert received == [["delivered"]]
+    assert received == [
+        [EventNotice(created.pk, sent_sms.account_id, "delivered", "https://example.com/n?s=%s", account_url="")]
+    ]
+
+
+def test_events_nobody_listens_to_queue_no_notification_work(sent_sms, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        events_record(events=[event("delivered", sent_sms, provider_event_id="d")])
+
+    assert callbacks == []
 
 
 def test_no_events_no_queries():
@@ -262,3 +272,39 @@ def test_status_changes_of_a_batch_are_written_by_one_update(account):
     assert len(message_updates) == 1 if connection.vendor == "postgresql" else 0 < len(message_updates) <= 30
     assert Message.objects.filter(sending=sending, status=MessageStatus.SENT).count() == 0
     assert Message.objects.filter(sending=sending, error_reason="r").count() == 150
+
+
+def test_a_mixed_batch_stores_each_event_with_its_own_fields(account):
+    sending = make_sending(account, channel=Channel.MAILING)
+    first, second, third = make_messages(sending, 3, status=MessageStatus.SENT)
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+    batch = [
+        event("delivered", first, provider="gw", provider_event_id="d1", extra={"mnc": "01"}),
+        event("opened", first, seconds=2, user_agent=agent),
+        event("clicked", second, seconds=3, url="https://acme.test/offer"),
+        event("hard_bounced", third, seconds=1, reason="mailbox unknown", provider="gw", provider_event_id="b3"),
+    ]
+
+    created = events_record(events=batch)
+
+    stored = {(e.message_id, e.type): e for e in Event.objects.all()}
+    assert {(e.message_id, e.type) for e in created} == set(stored)
+    assert stored[first.pk, "delivered"].extra == {"mnc": "01"}
+    assert stored[first.pk, "delivered"].provider_event_id == "d1"
+    assert (stored[first.pk, "opened"].os, stored[first.pk, "opened"].is_mobile) == ("iOS", True)
+    assert stored[first.pk, "opened"].provider_event_id is None
+    assert stored[second.pk, "clicked"].url == "https://acme.test/offer"
+    assert stored[third.pk, "hard_bounced"].extra == {"reason": "mailbox unknown"}
+    assert [(e.pk, e.date) for e in created] == [(stored[e.message_id, e.type].pk, e.date) for e in created]
+    third.refresh_from_db()
+    assert (third.status, third.error_reason) == (MessageStatus.HARD_BOUNCED, "mailbox unknown")
+
+
+def test_hard_bounces_make_a_definitive_blacklist_entry_and_unsubscribes_a_temporary_one(account):
+    sending = make_sending(account, channel=Channel.MAILING)
+    bounced, unsubscribed = make_messages(sending, 2, status=MessageStatus.SENT)
+
+    events_record(events=[event("hard_bounced", bounced), event("unsubscribed", unsubscribed)])
+
+    entries = dict(BlacklistEntry.objects.values_list("recipient", "is_definitive"))
+    assert entries == {bounced.recipient: True, unsubscribed.recipient: False}

@@ -451,3 +451,65 @@ def test_event_date_of_a_callback_without_timestamp_is_when_it_was_received(acco
     inbound_webhooks_process()
     assert Event.objects.get(message=message).date == received_at
     assert Message.objects.get(pk=message.pk).final_at <= timezone.now()
+
+
+# Landing SMS are SMS ----------------------------------------------------------------------------
+
+
+def test_twilio_carries_landing_sms_and_other_providers_stay_on_their_channels():
+    from messaging.services import providers_for_channel
+
+    assert "twilio" in providers_for_channel("landing")
+    assert "smtp" not in providers_for_channel("landing")
+
+
+def test_admin_route_form_refuses_a_provider_that_does_not_carry_the_channel(account):
+    from messaging.admin import ProviderRouteForm
+
+    def form(channel: str, provider: str) -> ProviderRouteForm:
+        return ProviderRouteForm(
+            data={"account": account.pk, "channel": channel, "provider": provider, "settings": "{}"}
+        )
+
+    assert form("landing", "twilio").is_valid()
+    refused = form("landing", "smtp")
+    assert not refused.is_valid()
+    assert refused.errors["provider"] == ["smtp does not carry landing messages."]
+
+
+def test_a_landing_sms_goes_out_through_twilio_and_its_callbacks_and_stop_replies_apply(account, api_client, fake):
+    from messaging import dispatch
+    from messaging.services import provider_route_set
+
+    route = provider_route_set(account=account, channel="landing", provider="twilio")
+    route.settings = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "api_base": fake.api_base}
+    route.save()
+    dispatch._provider_cache.clear()
+    response = api_client.post(
+        "/api/rest/landingsms",
+        {
+            "to": ["34666555444"],
+            "message": "Our offer {LAND_URL}",
+            "from": "ACME",
+            "templateBody": "<html><body><h1>Offer</h1></body></html>",
+        },
+        format="json",
+    )
+    assert response.status_code == 202
+
+    dispatch.dispatch_due()
+
+    message = Message.objects.get(channel="landing")
+    [taken] = fake.messages
+    assert (message.status, message.provider, message.provider_message_id) == ("sent", "twilio", taken["sid"])
+    assert (taken["to"], taken["from"], taken["body"]) == ("+34666555444", "ACME", message.body)
+    url, params, headers = fake.status_callback(taken["sid"], "delivered")
+    body = urlencode(params).encode()
+    path = url.removeprefix("http://localhost:8000")
+    assert post(WebhookRequest(path, body, "application/x-www-form-urlencoded", headers)).status_code == 200
+    assert post(form_request(INBOUND_URL, inbound_params("STOP"))).status_code == 200
+    inbound_webhooks_process()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+    assert set(Event.objects.filter(message=message).values_list("type", flat=True)) >= {"delivered", "unsubscribed"}
+    assert BlacklistEntry.objects.filter(account=account, type="sms", recipient="34666555444").exists()

@@ -144,8 +144,8 @@ def test_a_batched_report_is_stored_as_one_row_and_recorded_in_one_call(account,
     calls = []
     from messaging import events
 
-    real = events.events_record
-    monkeypatch.setattr(events, "events_record", lambda *, events: calls.append(len(events)) or real(events=events))
+    real = events.events_store
+    monkeypatch.setattr(events, "events_store", lambda *, events: calls.append(len(events)) or real(events=events))
     assert inbound_webhooks_process() == 1
     assert calls == [50]
     assert Event.objects.filter(type="delivered").count() == 50
@@ -162,8 +162,8 @@ def test_many_rows_are_processed_in_batches_with_one_record_call_each(account, m
     calls = []
     from messaging import events
 
-    real = events.events_record
-    monkeypatch.setattr(events, "events_record", lambda *, events: calls.append(len(events)) or real(events=events))
+    real = events.events_store
+    monkeypatch.setattr(events, "events_store", lambda *, events: calls.append(len(events)) or real(events=events))
     assert webhooks.process_inbound_webhooks(batch_size=3, linger=0) == 7
     assert calls == [3, 3, 1]
     assert not InboundWebhook.objects.filter(processed_at__isnull=True).exists()
@@ -195,14 +195,14 @@ def test_a_row_whose_events_cannot_be_recorded_is_isolated_and_kept(account, mon
     )
     from messaging import events
 
-    real = events.events_record
+    real = events.events_store
 
     def fragile(*, events):
         if any(e.type == "no_such_type" for e in events):
             raise ValueError("unknown event type")
         return real(events=events)
 
-    monkeypatch.setattr(events, "events_record", fragile)
+    monkeypatch.setattr(events, "events_store", fragile)
     inbound_webhooks_process()
     poison.refresh_from_db()
     good.refresh_from_db()

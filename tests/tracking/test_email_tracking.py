@@ -133,6 +133,26 @@ def test_tokens_signed_with_a_rotated_key_keep_working(client, account, settings
     assert client.get(path_of(old))["Location"] == "https://example.com/offer"
 
 
+def test_open_pixels_signed_with_a_rotated_key_keep_working(client, account, settings):
+    message = sms_message(account)
+    old = open_url(message.public_id)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-brand-new-secret-key-" + "z" * 40
+    assert old != open_url(message.public_id)
+    assert client.get(path_of(old)).status_code == 200
+    assert Sending.objects.get(pk=message.sending_id).opened == 1
+
+
+def test_a_tracked_email_link_is_the_same_token_as_click_url():
+    tracked = email_tracking_apply(
+        '<a href="https://shop.example.com/a?x=1&amp;y=2">Shop</a>',
+        public_id="PUB1",
+        track_opens=False,
+        track_clicks=True,
+    )
+    assert hrefs(tracked) == [click_url("PUB1", "https://shop.example.com/a?x=1&y=2")]
+
+
 @pytest.mark.parametrize("path", ["/t/o/garbage.gif", "/t/o/ABC.xyz.gif", "/t/c/abc"])
 def test_tampered_tracking_tokens_are_404(client, db, path):
     assert client.get(path).status_code == 404
