@@ -210,7 +210,7 @@ def _messages_lock(events: Sequence[DeliveryEvent]) -> _Messages:
         if public_ids:
             condition |= Q(public_id__in=public_ids)
         for provider, ids in provider_ids.items():
-            condition |= Q(provider=provider, provider_message_id__in=ids)
+            condition |= Q(provider=provider, provider_message_id__in=ids) & ~Q(provider_message_id="")
         locked = Message.objects.select_for_update().filter(condition).order_by("id").values_list(*_MESSAGE_FIELDS)
         rows = [MessageRow(*values) for values in locked]
     by_pk = {m.pk: m for m in rows}
@@ -227,7 +227,8 @@ def _messages_lock_postgresql(
         conditions.append("public_id = ANY(%b::varchar[])")
         params.append(list(public_ids))
     for provider, ids in provider_ids.items():
-        conditions.append("(provider = %s AND provider_message_id = ANY(%b::varchar[]))")
+        # `<> ''` lets PostgreSQL use the partial index message_provider_id for any number of ids.
+        conditions.append("(provider = %s AND provider_message_id = ANY(%b::varchar[]) AND provider_message_id <> '')")
         params.extend([provider, list(ids)])
     sql = (
         f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM {Message._meta.db_table} "  # noqa: S608

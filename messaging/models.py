@@ -117,7 +117,14 @@ class Message(models.Model):
             models.Index(fields=["claimed_at"], name="message_in_flight", condition=models.Q(status="in_flight")),
             models.Index(fields=["sending", "id"], name="message_sending_id"),
             models.Index(fields=["account", "recipient"], name="message_account_recipient"),
-            models.Index(fields=["provider", "provider_message_id"], name="message_provider_id"),
+            # Partial: rows get a provider id only once sent, so a million fresh fan-out rows skip this
+            # index (~1 µs of PostgreSQL CPU per insert). Lookups must repeat the condition (see
+            # messaging/events.py): the planner cannot prove it from `= ANY(array)` of over 100 ids.
+            models.Index(
+                fields=["provider", "provider_message_id"],
+                name="message_provider_id",
+                condition=~models.Q(provider_message_id=""),
+            ),
         ]
 
     def __str__(self) -> str:
