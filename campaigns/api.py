@@ -538,6 +538,8 @@ class CampaignListView(ApiView):
         if channel is not None and channel not in Channel.values:
             raise validation_error("The selected channel is invalid.")
         name = request.query_params.get("name")
+        if name and "\x00" in name:
+            raise validation_error("The name may not contain a NUL character.")
         filters = CampaignFilters(
             name=name if name and name.strip() else None,
             channel=channel,

@@ -195,6 +195,12 @@ def funnel_svg(*, rows: Sequence[FunnelRow], title: str) -> SafeString:
     label_h, bar_h, gap = 20, 16, 4
     left = 96
     stage_count = max((len(row.stages) for row in rows), default=0)
+    # A stage keeps one colour in every row (an SMS row has no "Opened", so its "Clicked" is third):
+    # colours follow the stage order of the row with the most stages.
+    stage_colour: dict[str, int] = {}
+    for row in sorted(rows, key=lambda row: -len(row.stages)):
+        for stage, _value in row.stages:
+            stage_colour.setdefault(stage, len(stage_colour))
     row_h = label_h + stage_count * (bar_h + gap) + 10
     height = max(row_h * len(rows), 40)
     parts: list[str] = []
@@ -214,7 +220,7 @@ def funnel_svg(*, rows: Sequence[FunnelRow], title: str) -> SafeString:
                     left - 6,
                     bar_y + 12,
                     stage,
-                    stage_index,
+                    stage_colour[stage],
                     left,
                     bar_y,
                     f"{bar_w:.1f}",

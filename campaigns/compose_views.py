@@ -6,6 +6,7 @@ Sends go through campaigns.services (sms_send, mailing_send, sms_group_send, mai
 exactly as the API's, and their SendError codes are shown beside the field they concern.
 """
 
+import re
 from decimal import Decimal
 from typing import Any, Final
 
@@ -107,10 +108,21 @@ _HINTS: Final = {
 }
 
 
+_WINDOW_PART: Final = re.compile(r"availableTimes\.(\d+)\.(from|to|day)")
+_WINDOW_WORDS: Final = {"from": "the start", "to": "the end", "day": "the day"}
+
+
+def _window_words(match: re.Match[str]) -> str:
+    """The API's "availableTimes.0.to" as the page labels it: "the end of window 1"."""
+    return f"{_WINDOW_WORDS[match.group(2)]} of window {int(match.group(1)) + 1}"
+
+
 def _add_send_error(form: ComposeForm, exc: SendError, *, recipients_field: str) -> None:
     field = _error_field(exc, channel=form.cleaned_data.get("channel", "sms"), recipients_field=recipients_field)
     hint = _HINTS.get(exc.code)
     text = f"{exc.description}. {hint}" if hint and exc.description == ERRORS[exc.code][1] else exc.description
+    if exc.code == 108:
+        text = _WINDOW_PART.sub(_window_words, text.removeprefix(f"{ERRORS[108][1]}: "))
     form.add_error(field if field in form.fields else None, text)
 
 
@@ -421,7 +433,8 @@ def compose_contact_search(request: HttpRequest, account: Account) -> JsonRespon
     """Up to 10 of the account's contacts found by the contact list's own search (a whole email or
     phone number exactly, other text in the name, surname or external id)."""
     query = (request.GET.get("q") or "").strip()
-    if len(query) < 2:
+    # No contact field can hold NUL (PostgreSQL text refuses it), so such a query finds nothing.
+    if len(query) < 2 or "\x00" in query:
         return JsonResponse({"results": []})
     rows = (
         contact_search(account=account, query=query)

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Account
 from campaigns.charts import sending_chart_cached, sending_chart_for_page
+from campaigns.compose_selectors import recipient_normalise
 from campaigns.models import EVENT_COUNTERS, Channel, Sending, SendingStatus
 from campaigns.presenters import events_report_csv
 from campaigns.selectors import (
@@ -44,6 +45,7 @@ from campaigns.selectors import (
 from campaigns.services import SendError, scheduled_cancel, scheduled_reschedule
 from campaigns.templatetags.campaign_web import CHANNEL_LABELS
 from config.web_paging import keyset_page, offset_page
+from contacts.normalize import InvalidRecipient
 from messaging.services import CANCELLABLE, PAUSABLE, sending_cancel, sending_pause, sending_resume
 
 COUNTER_LABELS: Final = {
@@ -183,21 +185,25 @@ def _progress(sending: Sending) -> dict[str, Any]:
     }
 
 
-def _recipient_search(raw: str) -> str:
-    """A typed recipient in the stored form: lower-case email, or a phone's international digits."""
+def _recipient_search(account: Account, sending: Sending, raw: str) -> str | None:
+    """A typed recipient in the stored form, through the one normaliser (national numbers read in
+    the account's country); "" when nothing was typed, None for text that is no recipient."""
     text = raw.strip()
-    if "@" in text:
-        return text.lower()
-    digits = "".join(char for char in text if char.isdigit())
-    return digits.lstrip("0") if text.startswith("00") else digits
+    if not text:
+        return ""
+    try:
+        return recipient_normalise(account=account, channel=sending.channel, raw=text)
+    except InvalidRecipient:
+        return None
 
 
 @require_GET
 @account_view
 def sending_detail_view(request: HttpRequest, account: Account, sending_id: int) -> HttpResponse:
     sending = _sending_or_404(account, sending_id)
-    recipient = _recipient_search(request.GET.get("recipient", ""))
-    page = keyset_page(request, sending_messages(sending=sending, recipient=recipient or None), size=25)
+    recipient = _recipient_search(account, sending, request.GET.get("recipient", ""))
+    found = sending_messages(sending=sending, recipient=recipient or None)
+    page = keyset_page(request, found if recipient is not None else found.none(), size=25)
     context = {
         "sending": sending,
         "progress": _progress(sending),
@@ -327,6 +333,10 @@ def scheduled_action_view(request: HttpRequest, account: Account) -> HttpRespons
     action = request.POST.get("action", "")
     if not guids:
         messages.error(request, "Tick at least one scheduled message.")
+        return redirect("web-scheduled-list")
+    # PostgreSQL text cannot hold NUL, so such a guid cannot name a message: refuse it before the query.
+    if any("\x00" in guid for guid in guids):
+        messages.error(request, "Invalid GUID: tick the scheduled messages from the list.")
         return redirect("web-scheduled-list")
     form = RescheduleForm(request.POST)
     if action == "reschedule" and not form.is_valid():

@@ -13,7 +13,8 @@ PUBLIC_ID_MAX_LENGTH = 16
 def certified_message_get(*, account: Account, public_id: str, channels: Iterable[str]) -> Message | None:
     """The account's message `public_id` on one of `channels`, or None (missing, another account's
     or another channel's message all look the same)."""
-    if not public_id or len(public_id) > PUBLIC_ID_MAX_LENGTH:
+    # A NUL byte cannot be in any id, and PostgreSQL refuses it in a query (500 otherwise).
+    if not public_id or len(public_id) > PUBLIC_ID_MAX_LENGTH or "\x00" in public_id:
         return None
     return (
         Message.objects.select_related("account", "sending", "certificate")

@@ -172,11 +172,12 @@ def json_error_response(code: int) -> JsonResponse:
 # Request bodies
 
 
-def json_object(request: Request | HttpRequest) -> dict[str, Any]:
+def json_object(request: Request | HttpRequest, *, nul_allowed: bool = False) -> dict[str, Any]:
     """The request body as a JSON object, whatever Content-Type the client sent (an empty body is `{}`).
 
     Read from the raw body rather than DRF parsers so that a missing or wrong Content-Type header,
-    common with curl, still works, and malformed JSON always answers 400/125.
+    common with curl, still works, and malformed JSON always answers 400/125. `nul_allowed` is for
+    endpoints that judge each item of a list on its own (the shortener answers a per-URL error).
     """
     raw = request.body
     if not raw or not raw.strip():
@@ -187,7 +188,29 @@ def json_object(request: Request | HttpRequest) -> dict[str, Any]:
         raise ApiError(125) from exc
     if not isinstance(data, dict):
         raise ApiError(125, "Invalid JSON: the request body must be a JSON object")
+    # PostgreSQL cannot store a NUL character: refuse it here, naming the field, for every endpoint at
+    # once (the raw check keeps the walk off ordinary bodies).
+    if not nul_allowed and b"\\u0000" in raw and (where := _nul_path(data, "")) is not None:
+        raise ApiError(422, f"The {where or 'body'} may not contain a NUL character.")
     return data
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """Where in a parsed JSON value the first NUL character is (`to.2`, `sub.0.name`), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return path or "body"
+            if (found := _nul_path(item, here)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_path(item, f"{path}.{index}" if path else str(index))) is not None:
+                return found
+    return None
 
 
 class BodyReader:
@@ -485,6 +508,12 @@ class ApiView(APIView):
     @property
     def account(self):  # the Account model would be a circular import here
         return self.request.user.account
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        for name, values in request.query_params.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise ApiError(422, f"The {name.replace(chr(0), '')} may not contain a NUL character.")
 
 
 class ApiPasswordAuthenticationScheme(OpenApiAuthenticationExtension):

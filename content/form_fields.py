@@ -62,6 +62,8 @@ def _text(item: dict, key: str, path: str, *, required: bool, max_length: int = 
     text = str(value).strip()
     if len(text) > max_length:
         raise FormDefinitionError(path, f"The {path} may not be greater than {max_length} characters.")
+    if "\x00" in text:  # PostgreSQL jsonb cannot hold it: refused here, never a 500 at INSERT
+        raise FormDefinitionError(path, f"The {path} may not contain NUL characters.")
     return text
 
 
@@ -226,6 +228,8 @@ def _value_problem(field: dict[str, Any], text: str) -> str | None:
     element_type = field["type"]
     if len(text) > MAX_TEXT:
         return f"At most {MAX_TEXT} characters."
+    if "\x00" in text:  # the contact's custom fields (jsonb) cannot hold it
+        return "Remove the NUL character from this value."
     if element_type == "email":
         try:
             validate_email(text)

@@ -12,6 +12,7 @@ to its own `formId` field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,6 +35,7 @@ from content.models import AccountFile, Form, FormAnswer, FormAnswerStatus, Temp
 from messaging.models import EventType, Message
 
 MAX_TEMPLATE_BYTES: Final = 2 * 1024 * 1024
+_CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x1f\x7f]")
 MAX_FILE_BYTES: Final = 10 * 1024 * 1024
 EVENT_SOURCE: Final = "forms"  # DeliveryEvent.provider of form events
 
@@ -49,6 +51,8 @@ def _template_name(raw: Any) -> str:
     name = str(raw).strip()
     if len(name) > 255:
         raise ValidationError("The name may not be greater than 255 characters.")
+    if "\x00" in name:  # PostgreSQL text cannot hold it: refused here, never a 500 at INSERT
+        raise ValidationError("The name may not contain NUL characters.")
     return name
 
 
@@ -59,6 +63,8 @@ def _template_html(raw: Any) -> str:
         raise ValidationError("The html must be a string.")
     if len(raw.encode()) > MAX_TEMPLATE_BYTES:
         raise ValidationError(f"The html may not be greater than {MAX_TEMPLATE_BYTES // 1024} kilobytes.")
+    if "\x00" in raw:
+        raise ValidationError("The html may not contain NUL characters.")
     return raw
 
 
@@ -104,11 +110,12 @@ def file_upload(*, account: Account, upload: UploadedFile) -> AccountFile:
         raise ValidationError("Choose a file to upload.")
     if upload.size > MAX_FILE_BYTES:
         raise ValidationError(f"The file may not be greater than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
-    name = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+    # Control characters (NUL above all: PostgreSQL text cannot hold it) come only from a forged upload.
+    name = _CONTROL_CHARACTERS.sub("", (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1])[:200] or "file"
     stored = AccountFile(
         account=account,
         name=name,
-        content_type=(upload.content_type or "application/octet-stream")[:255],
+        content_type=_CONTROL_CHARACTERS.sub("", upload.content_type or "")[:255] or "application/octet-stream",
         size=upload.size,
     )
     stored.file.save(name, upload, save=False)
@@ -141,7 +148,7 @@ _url_validator = URLValidator(schemes=["http", "https"])
 def _form_url(raw: Any, key: str) -> str:
     if raw is None or raw == "":
         return ""
-    if not isinstance(raw, str) or len(raw) > 2000:
+    if not isinstance(raw, str) or len(raw) > 2000 or "\x00" in raw:
         raise FormDefinitionError(key, f"The {key} must be an http or https URL.")
     try:
         _url_validator(raw.strip())

@@ -156,6 +156,8 @@ def _app_id(value: Any, label: str) -> str:
         raise _invalid(f"The {label} must be a string.")
     if len(value) > APP_ID_MAX_LENGTH:
         raise _invalid(f"The {label} may not be greater than {APP_ID_MAX_LENGTH} characters.")
+    if "\x00" in value:  # PostgreSQL cannot store it: refused rather than a database error
+        raise _invalid(f"The {label} may not contain a NUL character.")
     return value
 
 

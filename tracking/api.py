@@ -99,7 +99,8 @@ class LandingSmsSendView(ApiView):
         summary="Send Landing SMS message",
         description="Like `/sms`, with a landing page: `{LAND_URL}` in the message (141 without it) becomes each "
         "recipient's short link to the page (templateBody, templateId or templateV2Id; 140 without any), rendered "
-        "with their variables. At most 8 parts.",
+        "with their variables and the templates' custom links ([unsubscribe_link], [form_{ID}], [attachment_{ID}]; "
+        "422 for an unknown form or file). At most 8 parts.",
         request=LandingSmsSerializer,
         responses=_SEND_RESPONSES,
         examples=[
@@ -156,7 +157,7 @@ class ShortenView(ApiView):
         responses={200: ShortenResponseSerializer, 422: _INVALID},
     )
     def post(self, request: Request) -> Response:
-        items = _items(json_object(request), "urls", maximum=services.MAX_SHORTEN_URLS)
+        items = _items(json_object(request, nul_allowed=True), "urls", maximum=services.MAX_SHORTEN_URLS)
         urls = [item.get("longUrl") if isinstance(item, dict) else item for item in items]
         results = services.urls_shorten(account=self.account, urls=urls)
         return data_response(

@@ -10,6 +10,7 @@ from accounts.models import Account
 from campaigns.fanout import CONTACT_VALUE_COLUMNS, contact_values, html_escaped, unsubscribe_url
 from campaigns.models import Sending
 from contacts.models import Contact
+from content.email import form_ids_of, personal_links
 from messaging.models import Message
 from messaging.rendering import compile_template
 from tracking.links import links_track
@@ -54,7 +55,9 @@ def landing_page_get(*, link: ShortLink) -> LandingPage | None:
     )
     values = {**contact_values(contact or {"phone": message.recipient}), **(link.values or {})}
     unsubscribe = unsubscribe_url(message.public_id)
-    rendered = compile_template(body).render({**html_escaped(values), "UNSUB_URL": unsubscribe})
+    template = compile_template(body)
+    forms = personal_links(form_ids_of(template), public_id=message.public_id)  # [form_{ID}] links
+    rendered = template.render({**html_escaped(values), "UNSUB_URL": unsubscribe, **forms})
     return LandingPage(
         message=message,
         account=message.account,

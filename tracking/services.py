@@ -70,6 +70,7 @@ _url_validator = URLValidator(schemes=["http", "https"])
 _SMS_LINK = re.compile(r"https?://[^\s{}<>\"']+")
 _TRAILING_PUNCTUATION = ".,;:!?)]'\""
 _LAND_URL = re.compile(r"\{LAND_URL(?:\|[^{}]*)?\}")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +92,8 @@ def code_generate() -> str:
 def url_valid(value: Any) -> bool:
     """An absolute http(s) URL of at most 2,000 characters."""
     if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH or value != value.strip():
+        return False
+    if _CONTROL_CHARACTER.search(value):  # URLValidator lets NUL through; PostgreSQL text cannot hold it
         return False
     try:
         _url_validator(value)
@@ -280,12 +283,33 @@ def _landing_body(*, account: Account, template_body: Any, template_id: Any, tem
         raise SendError(140, "Template missing: templateBody, templateId or templateV2Id is required.")
     if len(body.encode()) > MAX_LANDING_BYTES:
         raise SendError(422, f"The templateBody may not be greater than {MAX_LANDING_BYTES // 1024} KB.")
-    body = body.replace("[unsubscribe_link]", "{UNSUB_URL}")
+    if "\x00" in body:  # kept in the sending's options (jsonb), which cannot hold it
+        raise SendError(422, "The templateBody may not contain NUL characters.")
+    # The templates' custom links, as in an email: [unsubscribe_link], [form_{ID}] (filled per
+    # recipient when the page is served), [attachment_{ID}]; unknown forms or files are refused.
+    from content.email import EmailTemplateError, custom_links_replace
+
+    try:
+        body = custom_links_replace(body, account=account)
+    except EmailTemplateError as exc:
+        raise SendError(422, str(exc)) from exc
     try:
         compile_template(body)
     except UnknownFilter as exc:
         raise SendError(422, f"The templateBody has an unknown filter: {exc}") from exc
     return body
+
+
+def _landing_sub_storable(sub: Any) -> None:
+    """Each recipient's `sub` values are kept on their landing link (jsonb, which cannot hold NUL)."""
+    if not isinstance(sub, list):
+        return  # the send's own checks answer for a malformed sub
+    for index, item in enumerate(sub):
+        if not isinstance(item, dict):
+            continue
+        for key, value in item.items():
+            if "\x00" in str(key) or (isinstance(value, str) and "\x00" in value):
+                raise SendError(422, f"The sub.{index} may not contain NUL characters.")
 
 
 def landing_sms_send(
@@ -317,6 +341,7 @@ def landing_sms_send(
     body = _landing_body(
         account=account, template_body=template_body, template_id=template_id, template_v2_id=template_v2_id
     )
+    _landing_sub_storable(sub)
     codes: dict[str, str] = {}
 
     def land_url(public_id: str) -> str:

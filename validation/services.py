@@ -179,6 +179,9 @@ def _addresses_clean(emails: list[Any]) -> list[str]:
         address = raw.strip().lower()
         if len(address) > MAX_EMAIL_LENGTH:
             raise ValidationError(f"The emails.{index} may not be greater than {MAX_EMAIL_LENGTH} characters.")
+        if "\x00" in address:
+            # No address holds one, and PostgreSQL cannot store it: refused rather than a database error.
+            raise ValidationError(f"The emails.{index} may not contain a NUL character.")
         addresses.setdefault(address, None)
     return list(addresses)
 

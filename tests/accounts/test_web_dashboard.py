@@ -81,3 +81,19 @@ def test_dashboard_query_count_does_not_grow_with_sendings(web, account):
     with CaptureQueriesContext(connection) as queries:
         assert web.get("/").status_code == 200
     assert len(queries) <= 10
+
+
+def test_funnel_gives_a_stage_one_colour_in_every_row():
+    from campaigns.charts import FunnelRow, funnel_svg
+
+    chart = str(
+        funnel_svg(
+            rows=[
+                FunnelRow(label="SMS", stages=[("Sent", 5), ("Delivered", 4), ("Clicked", 1)]),
+                FunnelRow(label="Email", stages=[("Sent", 5), ("Delivered", 4), ("Opened", 2), ("Clicked", 1)]),
+            ],
+            title="Funnel",
+        )
+    )
+    assert chart.count('class="funnel-stage-3"') == 2  # "Clicked" in both rows
+    assert chart.count('class="funnel-stage-2"') == 1  # "Opened" only in the email row

@@ -138,6 +138,12 @@ def test_name_filter_treats_regex_characters_literally(api_client, account):
     assert names(api_client.get("/api/rest/campaigns", {"name": "a.b (*"})) == ["a.b (1)"]
 
 
+def test_a_name_filter_holding_a_nul_character_is_422(api_client, account):
+    response = api_client.get("/api/rest/campaigns", {"name": "a\x00b"})
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": 422, "description": "The name may not contain a NUL character."}
+
+
 def test_channel_filter_keeps_campaigns_with_that_channel_and_only_those_sendings(api_client, account):
     make_campaign(account, "sms only", channels=("sms",))
     make_campaign(account, "both", channels=("sms", "mailing"))

@@ -286,3 +286,17 @@ def test_blacklisted_and_duplicate_addresses_are_refused_per_recipient(api_clien
     assert gone["error"]["description"] == "No valid recipients: the recipient is on the blacklist"
     assert duplicate["error"]["description"] == "No valid recipients: duplicate recipient"
     assert gone["error"]["code"] == duplicate["error"]["code"] == 102
+
+
+@pytest.mark.parametrize("field", ["subject", "body", "fromName", "campaignName"])
+def test_a_nul_character_in_a_text_field_is_422_naming_it_and_writes_nothing(api_client, mail_account, field):
+    response = post_mailing(api_client, **sample(**{field: "Spring\x00sale"}))
+    assert error_of(response) == (422, 422)
+    assert response.json()["error"]["description"] == f"The {field} may not contain a NUL character."
+    assert nothing_written(mail_account)
+
+
+@pytest.mark.parametrize("changes", [{"campaignName": " "}, {"tags": ["spring"]}])
+def test_an_empty_campaign_name_or_tags_without_one_is_126_and_writes_nothing(api_client, mail_account, changes):
+    assert error_of(post_mailing(api_client, **sample(**changes))) == (400, 126)
+    assert nothing_written(mail_account)

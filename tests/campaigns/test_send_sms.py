@@ -607,3 +607,20 @@ def test_the_portable_write_path_stores_the_same_message(api_client, account, mo
         2 * ES_PRICE,
         {"flash": True, "split_parts": False},
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"message": "Hi\x00there", "encoding": "utf-16"}, "message"),
+        ({"campaignName": "Spring\x00"}, "campaignName"),
+        ({"sub": [{"name": "A\x00"}]}, "sub.0.name"),
+    ],
+)
+def test_a_nul_character_anywhere_in_the_body_is_422_naming_the_field_and_writes_nothing(
+    api_client, account, changes, field
+):
+    response = post_sms(api_client, **{**SMS_SAMPLE_REQUEST, **changes})
+    assert error_of(response) == (422, 422)
+    assert response.json()["error"]["description"] == f"The {field} may not contain a NUL character."
+    assert nothing_written(account)

@@ -116,6 +116,10 @@ def test_messages_are_paged_by_id_and_found_by_recipient(web, api_client):
     assert numbers[25] in second and numbers[0] not in second
     found = web.get(url, {"recipient": "+34 666 500 007"}).content.decode()
     assert numbers[7] in found and numbers[8] not in found
+    national = web.get(url, {"recipient": "666 500 009"}).content.decode()  # read in the account's country
+    assert numbers[9] in national and numbers[8] not in national
+    nothing = web.get(url, {"recipient": "x\x00y"})
+    assert nothing.status_code == 200 and numbers[0] not in nothing.content.decode()
 
 
 def test_status_json_reports_progress_and_counters(web, sent):
@@ -236,6 +240,16 @@ def test_scheduled_action_on_another_accounts_guid_changes_nothing(other_web, ap
     response = other_web.post(
         "/campaigns/scheduled/action/", {"guid": [message.public_id], "action": "cancel"}, follow=True
     )
+    assert "Invalid GUID" in response.content.decode()
+    assert Message.objects.get(pk=message.pk).status == MessageStatus.SCHEDULED
+
+
+def test_a_guid_with_a_nul_byte_is_refused_in_plain_words_and_changes_nothing(web, api_client):
+    message = send(api_client, scheduleDate=LATER)
+    response = web.post(
+        "/campaigns/scheduled/action/", {"guid": [message.public_id, "x\x00"], "action": "cancel"}, follow=True
+    )
+    assert response.status_code == 200
     assert "Invalid GUID" in response.content.decode()
     assert Message.objects.get(pk=message.pk).status == MessageStatus.SCHEDULED
 

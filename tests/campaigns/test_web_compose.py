@@ -147,7 +147,11 @@ def test_a_chosen_encoding_that_cannot_carry_the_text_is_shown_beside_the_messag
             "expiration",
         ),
         ({"window_from_0": "09:00"}, "window_from_0", "both the start and the end"),
-        ({"window_from_0": "09:00", "window_to_0": "09:00"}, "window_from_0", "No valid Datetime"),
+        (
+            {"window_from_0": "09:00", "window_to_0": "09:00"},
+            "window_from_0",
+            "The end of window 1 must be different from the start of window 1.",
+        ),
     ],
 )
 def test_sms_errors_appear_beside_their_field_and_nothing_is_sent(web, account, fields, field, words):

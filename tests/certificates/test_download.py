@@ -147,6 +147,11 @@ def test_unknown_ids_and_the_other_channels_ids_answer_404(api_client):
     assert _not_found(api_client.get(f"/api/rest/sms/certificates/{mail_id}"))
 
 
+def test_an_id_holding_a_nul_byte_answers_404_not_a_server_error(api_client):
+    assert _not_found(api_client.get("/api/rest/sms/certificates/%00"))
+    assert _not_found(api_client.get("/api/rest/mailing/certificates/AB%00CD"))
+
+
 def test_another_accounts_certificate_answers_404_like_a_missing_one(api_client, other_client):
     public_id = send_sms(api_client)
     finish(public_id)

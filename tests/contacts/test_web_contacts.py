@@ -224,6 +224,22 @@ def test_import_upload_map_run_and_download_errors(web, account, monkeypatch, dj
     assert rows[0][:2] == ["row", "error"] and rows[1][0] == "3"
 
 
+def test_an_xlsx_upload_is_mapped_and_imported_like_a_csv(
+    web, account, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tests.contacts.test_import import xlsx_upload
+
+    monkeypatch.setattr(importing, "async_task", lambda name, *args: run_contact_import(*args))
+    response = web.post("/contacts/import/", {"file": xlsx_upload([["Mobile", "Name"], [666555444, "Ana"]])})
+    assert response["Location"] == "/contacts/import/mapping/"
+    mapping_page = web.get("/contacts/import/mapping/").content.decode()
+    assert "Mobile" in mapping_page and "Name" in mapping_page
+    with django_capture_on_commit_callbacks(execute=True):
+        web.post("/contacts/import/mapping/", {"column_0": "phone", "column_1": "name"})
+    contact = Contact.objects.get(account=account)
+    assert (contact.phone, contact.name) == ("34666555444", "Ana")
+
+
 def test_import_rejects_an_unreadable_file_beside_the_field(web):
     page = upload(web, content="\x00\x01binary", name="people.pdf").content.decode()
     assert 'class="error"' in page

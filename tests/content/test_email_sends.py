@@ -80,6 +80,21 @@ def test_template_v2_id_sends_the_template_prepared_for_the_recipient(api_client
     assert attachment in text
 
 
+def test_a_template_renders_contact_values_and_sub_with_the_sms_filters(api_client, mail_account):
+    Contact.objects.create(account=mail_account, email="ana@example.com", name="ana maria")
+    template = template_create(
+        account=mail_account,
+        version=TemplateVersion.V2,
+        name="T",
+        html="<p>{name|capitalizeAll}: {amount|formatDotComma}</p>",
+    )
+
+    response = mailing(api_client, templateV2Id=template.pk, sub=[{"amount": "1234.56"}], trackOpens=False)
+
+    assert response.status_code == 202, response.json()
+    assert Message.objects.get(account=mail_account).body == "<p>Ana Maria: 1.234,56</p>"
+
+
 def test_template_id_sends_a_v1_template(api_client, mail_account):
     template = template_create(
         account=mail_account, version=TemplateVersion.V1, name="Old", html="<p>Legacy {name}</p>"

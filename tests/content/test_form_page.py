@@ -128,6 +128,7 @@ def test_a_submission_writes_typed_custom_fields_and_records_form_submitted(
         ({"form_birthday": "2023-02-30"}, "form_birthday", "Enter a real date."),
         ({"form_colour": "blue"}, "form_colour", "Enter a colour as #rrggbb."),
         ({"form_country": "XX"}, "form_country", "Choose a country from the list."),
+        ({"form_name": "An\x00a"}, "form_name", "Remove the NUL character from this value."),
         ({"form_plan": "gold"}, "form_plan", "Choose one of the options."),
         ({"form_satisfaction": "11"}, "form_satisfaction", "Choose one of the options."),
         ({"form_terms": ""}, "form_terms", "Please tick this box to continue."),
@@ -242,3 +243,12 @@ def test_a_deleted_forms_link_is_404(client, api_client, survey):
     survey.delete()
 
     assert client.get(path).status_code == 404
+
+
+def test_a_link_whose_contact_was_deleted_is_404_and_writes_nothing(client, api_client, survey):
+    message, path = send_form_sms(api_client, survey)
+    Contact.objects.filter(pk=message.contact_id).delete()
+
+    assert client.get(path).status_code == 404
+    assert client.post(path, {**VALID_ANSWERS, "action": "submit"}).status_code == 404
+    assert not FormAnswer.objects.exists()

@@ -119,6 +119,7 @@ def test_preview_renders_every_element_sandboxed(api_client):
         'type="number"', "<textarea", 'rows="4"', 'type="date"', 'type="color"', '<option value="ES">Spain</option>',
         '<option value="pro">Pro</option>', 'type="radio"', 'type="checkbox"', "Reject", "Insert your name",
         'src="https://dashboard.example.com/assets/img/logo.png"',
+        'src="https://dashboard.example.com/assets/login/img/wizard.jpg"',
     ):  # fmt: skip
         assert marker in html, marker
     assert "disabled" in html  # a preview cannot be submitted
@@ -171,6 +172,11 @@ def test_renaming_onto_another_forms_name_is_refused(api_client):
         ({"logoUrl": "javascript:alert(1)"}, "The logoUrl must be an http or https URL."),
         ({"backgroundUrl": "not a url"}, "The backgroundUrl must be an http or https URL."),
         ({"editable": "maybe"}, "The editable field must be true or false."),
+        ({"name": "My\x00form"}, "The name may not contain a NUL character."),
+        ({"formFields": [{"type": "h1", "label": "x\x00"}]}, "The formFields.0.label may not contain a NUL character."),
+        ({"formFields": [{"type": "radio", "label": "x", "customField": "x", "options": [{"label": "a\x00",
+          "value": "a"}]}]}, "The formFields.0.options.0.label may not contain a NUL character."),
+        ({"logoUrl": "https://example.com/\x00.png"}, "The logoUrl may not contain a NUL character."),
     ],
 )  # fmt: skip
 def test_invalid_definitions_are_422_and_write_nothing(api_client, account, changes, description):

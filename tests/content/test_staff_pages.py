@@ -166,6 +166,16 @@ def test_files_are_uploaded_listed_and_deleted(staff, account, settings, tmp_pat
     assert not AccountFile.objects.exists()
 
 
+def test_control_characters_of_a_forged_upload_are_dropped_from_its_name_and_type(staff, account, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+
+    response = staff.post("/content/files/", {"file": SimpleUploadedFile("a\x00b.txt", b"hello", "text/pl\x00ain")})
+
+    assert response.status_code == 302
+    stored = AccountFile.objects.get(account=account)
+    assert (stored.name, stored.content_type) == ("ab.txt", "text/plain")
+
+
 def test_uploading_nothing_shows_the_error_beside_the_field(staff):
     response = staff.post("/content/files/", {})
 

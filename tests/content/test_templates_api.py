@@ -126,6 +126,8 @@ def test_v1_preview_is_sandboxed_too(api_client):
         ({"name": "x", "html": 5}, "The html must be a string."),
         ({"name": "x" * 256, "html": "<p>x</p>"}, "The name may not be greater than 255 characters."),
         ({"name": "x", "html": "<p>x</p>", "type": "MJML"}, "The selected type is invalid."),
+        ({"name": "x\x00", "html": "<p>x</p>"}, "The name may not contain a NUL character."),
+        ({"name": "x", "html": "<p>\x00</p>"}, "The html may not contain a NUL character."),
     ],
 )
 def test_invalid_templates_are_422_and_write_nothing(api_client, account, body, description):

@@ -343,6 +343,7 @@ def test_another_accounts_checks_do_not_use_up_attempts(api_client, other_client
         ({"recipient": RECIPIENT, "code": None}, "The code field is required."),
         ({"recipient": RECIPIENT, "code": ["1234"]}, "The code must be a string."),
         ({"recipient": RECIPIENT, "code": True}, "The code must be a string."),
+        ({"recipient": RECIPIENT, "code": "1234", "appId": "\x00"}, "The appId may not contain a NUL character."),
         ({"recipient": RECIPIENT, "code": 12.5}, "The code must be a string."),
         ({"recipient": RECIPIENT, "code": "1" * 256}, "The code may not be greater than 255 characters."),
         ({"recipient": RECIPIENT, "code": "1234", "appId": 7}, "The appId must be a string."),

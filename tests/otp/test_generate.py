@@ -172,6 +172,7 @@ def test_generate_accepts_lengths_from_3_to_10(api_client, length, pattern):
         ("appId", 5, "The appId must be a string."),
         ("appId", ["login"], "The appId must be a string."),
         ("appId", "x" * 256, "The appId may not be greater than 255 characters."),
+        ("appId", "login\x00", "The appId may not contain a NUL character."),
     ],
 )
 def test_generate_with_a_parameter_out_of_range_or_of_the_wrong_type_is_rejected_and_changes_nothing(

@@ -1,6 +1,7 @@
 """Open pixel and click tracking of emails: rewriting, events, unique counters, no open redirect,
 tampered tokens; and the whole flow from a send to the unsubscribe notification."""
 
+import json
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from django.core import signing
 from campaigns.models import Sending
 from contacts.models import BlacklistEntry, BlacklistType
 from messaging.models import Event, EventType, Message, Notification
+from messaging.notifications import account_post_fields
 from tracking.links import _click_signature, click_token_read, click_url, email_tracking_apply, open_url
 
 from .conftest import IPHONE_SAFARI, WINDOWS_FIREFOX, path_of, sms_message
@@ -223,6 +225,9 @@ def test_email_send_open_click_unsubscribe_blacklist_event_and_notification(
     assert (sending.opened_unique, sending.clicked_unique, sending.unsubscribed) == (1, 1, 1)
     notified = Notification.objects.filter(account=mail_account, url="https://hooks.example.com/events")
     assert sorted(notified.values_list("event__type", flat=True)) == ["clicked", "opened", "unsubscribed"]
+    clicked = dict(account_post_fields(event=Event.objects.get(message=message, type=EventType.CLICKED)))
+    assert (clicked["id"], clicked["channel"], clicked["event"]) == (message.public_id, "mailing", "clicked")
+    assert json.loads(clicked["extra"]) == {"url": "https%3A%2F%2Fshop.example.com%2Foffer"}  # "url_encoded"
     # The next send to the unsubscribed recipient is refused.
     again = api_client.post(
         "/api/rest/mailing",

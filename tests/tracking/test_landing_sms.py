@@ -95,6 +95,39 @@ def test_unsubscribing_from_a_landing_page_records_unsubscribed_landing(api_clie
     assert Sending.objects.get().unsubscribed_landing == 1
 
 
+def test_form_and_attachment_links_in_a_landing_page_are_the_recipients_own(api_client, client, account, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from content.links import form_link_url
+    from content.services import file_upload, form_create
+
+    survey = form_create(
+        account=account, name="Survey", form_fields=[{"type": "text", "label": "x", "customField": "x"}]
+    )
+    brochure = file_upload(account=account, upload=SimpleUploadedFile("b.pdf", b"%PDF-1.4", "application/pdf"))
+    response = post(
+        api_client,
+        templateBody=f'<p><a href="[form_{survey.pk}]">Survey</a><a href="[attachment_{brochure.pk}]">PDF</a></p>',
+    )
+    message = Message.objects.get(public_id=response.json()["result"][0]["id"])
+
+    html = client.get(path_of(LAND.search(message.body).group(0))).content.decode()
+
+    form_link = form_link_url(form_id=survey.pk, public_id=message.public_id)
+    assert f'href="{form_link}"' in html
+    assert client.get(path_of(form_link)).status_code == 200
+    attachment = re.search(r'href="(https://go\.example\.org/file/[^"]+)">PDF', html).group(1)
+    assert client.get(path_of(attachment)).status_code == 200
+
+
+@pytest.mark.parametrize("link", ["[form_999999]", "[attachment_999999]"])
+def test_a_landing_page_linking_to_an_unknown_form_or_file_is_422(api_client, account, link):
+    response = post(api_client, templateBody=f'<a href="{link}">x</a>')
+    assert response.status_code == 422
+    assert "999999, which does not exist." in response.json()["error"]["description"]
+    assert nothing_written(account)
+
+
 def test_unsub_url_in_the_message_is_the_recipients_unsubscribe_link(api_client, settings):
     response = post(api_client, message="Offer {LAND_URL} Stop {UNSUB_URL}")
     message = Message.objects.get(public_id=response.json()["result"][0]["id"])
@@ -111,6 +144,23 @@ def test_message_without_land_url_is_141(api_client, account):
 def test_missing_template_is_140(api_client, account):
     response = post(api_client, templateBody=None)
     assert (response.status_code, response.json()["error"]["code"]) == (400, 140)
+    assert nothing_written(account)
+
+
+@pytest.mark.parametrize(
+    ("changes", "description"),
+    [
+        ({"templateBody": "<p>a\x00b</p>"}, "The templateBody may not contain a NUL character."),
+        (
+            {"templateBody": "<p>{coupon}</p>", "sub": [{"coupon": "a\x00b"}]},
+            "The sub.0.coupon may not contain a NUL character.",
+        ),
+    ],
+)
+def test_nul_characters_in_the_landing_content_are_422_and_write_nothing(api_client, account, changes, description):
+    response = post(api_client, **changes)
+    assert response.status_code == 422
+    assert response.json() == {"error": {"code": 422, "description": description}}
     assert nothing_written(account)
 
 

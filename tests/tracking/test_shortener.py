@@ -41,8 +41,11 @@ def test_spec_sample_shortens_valid_urls_and_flags_the_invalid_one(api_client):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/file", "javascript:alert(1)", "example.com", "", "https://", 42, None, "https://exa mple.com"],
-)
+    [
+        "ftp://example.com/file", "javascript:alert(1)", "example.com", "", "https://", 42, None,
+        "https://exa mple.com", "https://example.com/a\x00b", "https://example.com/a\x07b",
+    ],
+)  # fmt: skip
 def test_only_absolute_http_and_https_urls_are_shortened(api_client, url):
     data = shorten(api_client, [{"longUrl": url}])
     assert data.status_code == 200

@@ -114,6 +114,7 @@ def test_invalid_addresses_are_accepted_and_counted(api_client):
         ({"emails": ["a@example.com", ""]}, "The emails.1 must be a non-empty string."),
         ({"emails": [12]}, "The emails.0 must be a non-empty string."),
         ({"emails": ["a" * 250 + "@x.com"]}, "The emails.0 may not be greater than 254 characters."),
+        ({"emails": ["a@example.com", "b\x00@example.com"]}, "The emails.1 may not contain a NUL character."),
         ({"groupsIds": "1"}, "The groupsIds must be an array."),
         ({"groupsIds": ["x"]}, "The groupsIds.0 must be an integer."),
         ({"groupsIds": [999999]}, "The selected groupsIds.0 is invalid."),
