@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -34,6 +35,15 @@ class Account(models.Model):
     # Every event of the account's messages is POSTed here, signed with webhook_secret (HMAC-SHA256).
     event_notification_url = models.URLField(max_length=2000, blank=True, default="")
     webhook_secret = models.CharField(max_length=64, blank=True, default="")
+    email_validation_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Price of one address checked by an email validation job; empty: the platform's "
+        "EMAIL_VALIDATION_PRICE.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

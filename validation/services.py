@@ -87,9 +87,12 @@ class EmailValidationRefused(Exception):
 
 
 def email_validation_price(*, account: Account) -> Decimal:
-    """Price of one checked address in the account's currency: EMAIL_VALIDATION_PRICE for now; the
-    one place to consult per-account pricing once accounts have it."""
-    return Decimal(settings.EMAIL_VALIDATION_PRICE).quantize(CENT, rounding=ROUND_HALF_UP)
+    """Price of one checked address in the account's currency: the account's own price when operators
+    set one, else the platform's EMAIL_VALIDATION_PRICE."""
+    price = account.email_validation_price
+    if price is None:
+        price = Decimal(settings.EMAIL_VALIDATION_PRICE)
+    return price.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _amount(value: Decimal) -> Decimal:

@@ -196,6 +196,13 @@ def test_price_comes_from_the_setting(api_client, settings):
     assert response.json()["data"]["estimatedCost"] == 0.03
 
 
+def test_an_account_price_set_by_operators_wins_over_the_setting(api_client, account, settings):
+    settings.EMAIL_VALIDATION_PRICE = Decimal("0.01")
+    Account.objects.filter(pk=account.pk).update(email_validation_price=Decimal("0.002"))
+    response = create(api_client, {"emails": ["a@example.com", "b@example.com", "c@example.com"]})
+    assert response.json()["data"]["estimatedCost"] == 0.006
+
+
 def test_unauthenticated_calls_are_401(client):
     assert client.get(URL).status_code == 401
     assert client.post(URL, {"emails": ["a@example.com"]}, content_type="application/json").status_code == 401
