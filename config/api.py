@@ -252,11 +252,9 @@ class BodyReader:
         value = self.data.get(key)
         if value is None:
             return default
-        if isinstance(value, bool):
-            return value
-        if value in (0, 1, "0", "1", "true", "false"):
-            return value in (1, "1", "true")
-        raise validation_error(f"The {key} field must be true or false.")
+        if (parsed := parse_boolean(value)) is None:
+            raise validation_error(f"The {key} field must be true or false.")
+        return parsed
 
     def array(self, key: str, *, required: bool = False) -> list | None:
         value = self.data.get(key)
@@ -293,6 +291,15 @@ class BodyReader:
                 raise validation_error(f"The {key}.{index} must be an integer.")
             result.append(parsed)
         return result
+
+
+def parse_boolean(value: Any) -> bool | None:
+    """The spec's booleans: true/false, 1/0, "1"/"0", "true"/"false"; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1", "true", "false"):
+        return value in (1, "1", "true")
+    return None
 
 
 def parse_int(value: Any) -> int | None:

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django_countries import countries
 
+from config.api import parse_boolean
 from contacts.custom_fields import valid_key
 from contacts.models import CustomFieldType
 
@@ -71,11 +72,9 @@ def _flag(item: dict, key: str, path: str) -> bool:
     value = item.get(key)
     if value is None:
         return False
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "0", "1", "true", "false"):
-        return value in (1, "1", "true")
-    raise FormDefinitionError(path, f"The {path} field must be true or false.")
+    if (parsed := parse_boolean(value)) is None:
+        raise FormDefinitionError(path, f"The {path} field must be true or false.")
+    return parsed
 
 
 def form_fields_clean(raw: Any) -> list[dict[str, Any]]:

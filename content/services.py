@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from config.api import parse_boolean
 from contacts.models import CustomField
 from contacts.services import CustomFieldInput, contact_update
 from content.form_fields import (
@@ -160,11 +161,9 @@ def _form_url(raw: Any, key: str) -> str:
 def _form_flag(raw: Any, key: str, default: bool) -> bool:
     if raw is None:
         return default
-    if isinstance(raw, bool):
-        return raw
-    if raw in (0, 1, "0", "1", "true", "false"):
-        return raw in (1, "1", "true")
-    raise FormDefinitionError(key, f"The {key} field must be true or false.")
+    if (parsed := parse_boolean(raw)) is None:
+        raise FormDefinitionError(key, f"The {key} field must be true or false.")
+    return parsed
 
 
 def form_definition_clean(

@@ -60,7 +60,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts.models import Account
-from config.api import parse_int
+from config.api import parse_boolean, parse_int
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from otp.models import OtpCode, OtpSource, OtpStatus
 
@@ -129,11 +129,9 @@ def _boolean(data: Mapping[str, Any], key: str, label: str, default: bool) -> bo
     value = data.get(key)
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "0", "1", "true", "false"):
-        return value in (1, "1", "true")
-    raise _invalid(f"The {label} field must be true or false.")
+    if (parsed := parse_boolean(value)) is None:
+        raise _invalid(f"The {label} field must be true or false.")
+    return parsed
 
 
 def _integer_between(data: Mapping[str, Any], key: str, label: str, default: int, bounds: tuple[int, int]) -> int:
