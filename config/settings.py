@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "content",
     "tracking",
     "certificates",
+    "compliance",
 ]
 
 MIDDLEWARE = [

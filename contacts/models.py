@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from accounts.models import Account
+from accounts.models import Account, validate_timezone
 
 
 class Group(models.Model):
@@ -53,6 +53,8 @@ class Contact(models.Model):
     phone = models.CharField(max_length=20, null=True, blank=True)
     landline = models.CharField(max_length=20, null=True, blank=True)
     country_iso = models.CharField(max_length=2, null=True, blank=True)
+    # IANA name; when empty, quiet hours take the zone from the phone number (compliance.rules).
+    time_zone = models.CharField(max_length=64, blank=True, default="", db_default="", validators=[validate_timezone])
     name = models.CharField(max_length=255, null=True, blank=True)
     surname = models.CharField(max_length=255, null=True, blank=True)
     external_id = models.CharField(max_length=255, null=True, blank=True)
