@@ -57,6 +57,7 @@ from django.utils import timezone
 
 from accounts.models import Account, VerifiedSender
 from accounts.services import verified_sender_email_clean
+from campaigns.errors import SendError
 from campaigns.fanout import (
     CONTACT_VALUE_COLUMNS,
     NewMessage,
@@ -74,7 +75,6 @@ from campaigns.fanout import (
 )
 from campaigns.models import Campaign, Channel, Sending, SendingStatus
 from campaigns.pricing import certification_fee, phone_country, sms_price_table
-from config.api import ERRORS
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Group
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from content.email import TEXT_BODY_OPTION, EmailTemplate, Signers, email_html_prepare, form_ids_of, personal_links
@@ -109,16 +109,6 @@ OTP_RESERVED: Final = frozenset({"OTP_CODE"})  # POST /sms message and POST /mai
 NOT_VALID = "No valid recipients"
 BLACKLISTED = "No valid recipients: the recipient is on the blacklist"
 DUPLICATE = "No valid recipients: duplicate recipient"
-
-
-class SendError(Exception):
-    """A send refused with one of the spec's codes (422: a malformed field)."""
-
-    def __init__(self, code: int, description: str | None = None, *, retry_after: int | None = None):
-        self.code = code
-        self.description = description or ERRORS.get(code, (400, "Bad request"))[1]
-        self.retry_after = retry_after  # seconds, for 429
-        super().__init__(self.description)
 
 
 def _invalid(description: str) -> SendError:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import Account
+from campaigns.errors import SendError
 from config.api import parse_int
 from content.links import form_token_read
 from content.models import AccountFile, Form, Template, TemplateVersion
@@ -25,11 +26,9 @@ def template_get(*, account: Account, version: int, template_id: int) -> Templat
 def template_body_for_send(*, account: Account, template_id: Any, template_v2_id: Any) -> str:
     """The HTML of the template a send names (`templateV2Id` wins over `templateId`).
 
-    Raises campaigns.services.SendError: 140 "Template missing" for an id the account does not
+    Raises campaigns.errors.SendError: 140 "Template missing" for an id the account does not
     have (another account's id included), 422 for an id that is not an integer.
     """
-    from campaigns.services import SendError  # campaigns.services calls this function
-
     field, raw, version = (
         ("templateV2Id", template_v2_id, TemplateVersion.V2)
         if template_v2_id is not None
