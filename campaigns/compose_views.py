@@ -30,6 +30,7 @@ from campaigns.compose_selectors import (
     pasted_split,
     recipient_normalise,
 )
+from campaigns.landing import LANDING_MAX_PARTS, landing_sms_send
 from campaigns.models import Channel, Sending
 from campaigns.services import (
     SendError,
@@ -44,7 +45,6 @@ from contacts.models import Contact
 from contacts.normalize import InvalidRecipient
 from contacts.selectors import contact_search
 from messaging import encoding as sms_encoding
-from tracking.services import LANDING_MAX_PARTS, landing_sms_send
 
 SEARCH_LIMIT: Final = 10
 REFUSALS_SHOWN: Final = 5

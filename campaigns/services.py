@@ -545,7 +545,7 @@ def sms_send(
     supported_reserved: frozenset[str] = SUPPORTED_RESERVED | OTP_RESERVED,
 ) -> SendOutcome:
     """POST /sms: one message per valid recipient, priced per part (plus the certification fee when
-    `certified`) and paid from the balance. Landing SMS (tracking.services.landing_sms_send) comes
+    `certified`) and paid from the balance. Landing SMS (campaigns.landing.landing_sms_send) comes
     through here too, on its own `channel`, with `land_url(public id)` giving each recipient's {LAND_URL}."""
     request = _sms_request_clean(
         message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
