@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Account
 from campaigns.errors import SendError
-from config.api import parse_int
+from config.parsing import parse_int
 from content.links import form_token_read
 from content.models import AccountFile, Form, Template, TemplateVersion
 from messaging.models import Message
