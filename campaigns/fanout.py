@@ -1,5 +1,5 @@
-"""Writing messages fast: public ids, the message writer (COPY on PostgreSQL), personalisation
-values, unsubscribe links, and the group-send fan-out split into django-q2 chunk tasks.
+"""Group sends: personalisation values, unsubscribe links, and the fan-out split into django-q2
+chunk tasks (the message writer and public ids are campaigns.outbox).
 
 A group send (campaigns.services.sms_group_send / mailing_group_send) creates the Sending, then
 `fanout_plan()` cuts the recipients into FanoutChunk rows of CHUNK_SIZE contacts by contact-id
@@ -34,17 +34,13 @@ cannot pay is marked FAILED ("Not enough credits") and writes nothing.
 from __future__ import annotations
 
 import html
-import json
 import logging
-import os
-import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from django.conf import settings
 from django.core import signing
@@ -56,7 +52,17 @@ from django.utils import timezone
 
 from accounts.models import LedgerReason
 from accounts.services import balance_credit, balance_debit
+from campaigns import outbox
 from campaigns.models import Channel, FanoutChunk, FanoutChunkStatus, Sending, SendingStatus
+from campaigns.outbox import (
+    INITIAL_COLUMNS,
+    NewMessage,
+    copy_statement,
+    copy_text,
+    copy_value,
+    messages_insert,
+    public_ids_generate,
+)
 from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
 from content.email import (
@@ -69,7 +75,6 @@ from content.email import (
 )
 from content.links import form_signer
 from messaging import encoding as sms_encoding
-from messaging.models import Message
 from messaging.rendering import compile_template
 from messaging.scheduling import message_initial_state
 
@@ -80,48 +85,9 @@ BATCH_SIZE: Final = 10_000  # contacts fetched per key-range query inside a chun
 # Rows rendered between two writes into the open COPY: PostgreSQL parses and indexes one slice
 # while Python renders the next (two processes, two cores).
 COPY_SLICE: Final = 1_000
-PUBLIC_ID_LENGTH: Final = 13
 # First key of the advisory lock that orders contact deletes after running chunks of the same
 # account (second key: the account id); the same number is in messaging migration 0005.
 FANOUT_CONTACTS_LOCK: Final = 1_836_279_601
-
-# ---------------------------------------------------------------------------------------------
-# Public ids
-
-
-# In ASCII order, so that string order is numeric order (base32hex).
-_ID_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
-_ID_PAIRS: Final = [a + b for a in _ID_ALPHABET for b in _ID_ALPHABET]  # 10 bits -> 2 characters
-_ID_EPOCH_MS: Final = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-_ID_SEQUENCE_BITS: Final = 25
-
-
-def public_ids_generate(count: int) -> list[str]:
-    """`count` message ids of 13 characters (0-9, A-V), sortable by creation time.
-
-    8 characters hold the milliseconds since 2024-01-01 (40 bits, good until 2058) and 5 a
-    sequence that starts at a random point (25 bits). Ids written together therefore land at the
-    right edge of the unique index on Message.public_id instead of at random pages, which keeps
-    a million-message COPY from thrashing that index (measured: 15-30% faster inserts), and a
-    batch never repeats an id. Two batches created in the same millisecond collide only if their
-    random ranges overlap (about 1 in 3,000 for two 5,000-id batches); the unique index then
-    fails the write, which is retried whole. Ids are not secrets: every read is filtered by
-    account, and unsubscribe links carry their own signature.
-    """
-    if count <= 0:
-        return []
-    milliseconds = (time.time_ns() // 1_000_000 - _ID_EPOCH_MS) & (2**40 - 1)
-    pairs = _ID_PAIRS
-    prefix = "".join(pairs[(milliseconds >> shift) & 1023] for shift in (30, 20, 10, 0))
-    start = int.from_bytes(os.urandom(4), "big") & (2**_ID_SEQUENCE_BITS - 1)
-    mask = 2**_ID_SEQUENCE_BITS - 1
-    alphabet = _ID_ALPHABET
-    ids = []
-    for offset in range(count):
-        value = (start + offset) & mask
-        ids.append(f"{prefix}{pairs[value >> 15]}{pairs[(value >> 5) & 1023]}{alphabet[value & 31]}")
-    return ids
-
 
 # ---------------------------------------------------------------------------------------------
 # Unsubscribe links
@@ -185,111 +151,6 @@ def contact_values(contact: Mapping[str, Any]) -> dict[str, Any]:
 def html_escaped(values: Mapping[str, Any]) -> dict[str, Any]:
     """Contact data is escaped before it goes into an HTML body: a name like `<b>` stays text."""
     return {key: html.escape(str(value)) if value is not None else None for key, value in values.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing messages
-
-
-class NewMessage(NamedTuple):
-    """A message to insert, in the column order of `messages_insert`."""
-
-    public_id: str
-    account_id: int
-    sending_id: int
-    contact_id: int | None
-    channel: str
-    sender: str
-    recipient: str
-    subject: str
-    body: str
-    encoding: str
-    parts: int
-    options: dict
-    status: str
-    scheduled_at: datetime | None
-    expires_at: datetime | None
-    due_at: datetime
-    cost: Decimal
-    notification_url: str
-    certified: bool
-
-
-# Columns without a database default that a new message leaves at their initial value.
-_INITIAL_COLUMNS: Final = (
-    "attempts", "claim_token", "provider", "provider_message_id", "error_code", "error_reason", "created_at",
-    "updated_at",
-)  # fmt: skip
-_OPTIONS_INDEX: Final = NewMessage._fields.index("options")
-
-
-def _copy_statement(columns: Sequence[str]) -> str:
-    return f"COPY {Message._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-
-
-def use_copy() -> bool:
-    """Whether messages are written with COPY (PostgreSQL) or bulk_create (other databases)."""
-    return connection.vendor == "postgresql"
-
-
-def messages_insert(messages: Sequence[NewMessage]) -> None:
-    """Insert `messages` in one COPY (PostgreSQL) or bulk_create (other databases)."""
-    if not messages:
-        return
-    if not use_copy():
-        Message.objects.bulk_create((Message(**message._asdict()) for message in messages), batch_size=500)
-        return
-    from psycopg.types.json import Jsonb
-
-    now = timezone.now()
-    initial = (0, "", "", "", "", "", now, now)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(_copy_statement(NewMessage._fields + _INITIAL_COLUMNS)) as copy,
-    ):
-        for message in messages:
-            row = list(message)
-            row[_OPTIONS_INDEX] = Jsonb(message.options)
-            copy.write_row((*row, *initial))
-
-
-# COPY text format: backslash, tab, newline and carriage return must be escaped in a value.
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return copy_text(json.dumps(value, separators=(",", ":")))
-    return copy_text(str(value))
-
-
-# ---------------------------------------------------------------------------------------------
-# Dispatch kick
-
-
-def dispatch_kick_on_commit() -> None:
-    """Wake the dispatcher once the messages are committed (messaging.tasks.kick_dispatch, when
-    the pipeline provides it; otherwise its periodic schedule finds them)."""
-
-    def kick() -> None:
-        try:
-            from messaging.tasks import kick_dispatch
-        except ImportError:
-            return
-        kick_dispatch()
-
-    transaction.on_commit(kick)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +271,7 @@ def fanout_chunk_run(chunk_id: int) -> ChunkTotals | None:
                 finished_at=timezone.now(),
             )
             if totals.messages:
-                dispatch_kick_on_commit()
+                outbox.dispatch_kick_on_commit()
             return totals
     except NotEnoughCredit:
         FanoutChunk.objects.filter(pk=chunk_id, status=FanoutChunkStatus.PENDING).update(
@@ -494,7 +355,7 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     renderer = _Renderer(sending)
     now = timezone.now()
     status, due_at = _release(sending, now)
-    sink = (_CopySink if use_copy() else _OrmSink)(sending, renderer, status, due_at, now)
+    sink = (_CopySink if outbox.use_copy() else _OrmSink)(sending, renderer, status, due_at, now)
     price_counts: dict[tuple[str | None, int], int] = {}
     after_id = chunk.after_contact_id
     while True:
@@ -651,7 +512,7 @@ class _CopySink:
     COLUMNS: Final = ("public_id", "contact_id", "recipient", "body", "parts", "cost", "subject", "options")
     CONSTANT_COLUMNS: Final = (
         "account_id", "sending_id", "channel", "sender", "encoding", "status", "scheduled_at", "expires_at",
-        "due_at", "notification_url", "certified", *_INITIAL_COLUMNS,
+        "due_at", "notification_url", "certified", *INITIAL_COLUMNS,
     )  # fmt: skip
 
     def __init__(self, sending: Sending, renderer: _Renderer, status: str, due_at: datetime, now: datetime):
@@ -670,11 +531,11 @@ class _CopySink:
             bool(options.get("certified")),
             0, "", "", "", "", "", now, now,
         )  # fmt: skip
-        self.suffix = "\t" + "\t".join(_copy_value(value) for value in constants) + "\n"
+        self.suffix = "\t" + "\t".join(copy_value(value) for value in constants) + "\n"
         self.is_mail = renderer.is_mail
         self.base_options = renderer.message_options
-        self.options_text = _copy_value(renderer.message_options)
-        self.statement = _copy_statement(self.COLUMNS + self.CONSTANT_COLUMNS)
+        self.options_text = copy_value(renderer.message_options)
+        self.statement = copy_statement(self.COLUMNS + self.CONSTANT_COLUMNS)
         self.lines: list[str] = []
         self.copy: Any = None  # psycopg's Copy while open() is active
 
@@ -684,7 +545,7 @@ class _CopySink:
             base = self.base_options
             self.lines.extend(
                 f"{public_id}\t{contact_id}\t{copy_text(recipient)}\t{copy_text(body)}\t{parts}\t{cost}\t"
-                f"{copy_text(subject)}\t{_copy_value(_mail_row_options(base, unsubscribe, text))}{suffix}"
+                f"{copy_text(subject)}\t{copy_value(_mail_row_options(base, unsubscribe, text))}{suffix}"
                 for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe, text in rows
             )
             return

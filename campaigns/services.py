@@ -57,23 +57,21 @@ from django.utils import timezone
 
 from accounts.models import Account, VerifiedSender
 from accounts.services import verified_sender_email_clean
+from campaigns import outbox
 from campaigns.errors import SendError
 from campaigns.fanout import (
     CONTACT_VALUE_COLUMNS,
-    NewMessage,
     account_credit,
     account_debit,
     contact_deletes_fence,
     contact_values,
-    dispatch_kick_on_commit,
     fanout_plan,
     html_escaped,
     mail_options,
-    messages_insert,
-    public_ids_generate,
     unsubscribe_url,
 )
 from campaigns.models import Campaign, Channel, Sending, SendingStatus
+from campaigns.outbox import NewMessage, messages_insert, public_ids_generate
 from campaigns.pricing import certification_fee, phone_country, sms_price_table
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Group
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
@@ -641,7 +639,7 @@ def sms_send(
         if not account_debit(account_id=account.pk, amount=cost, sending_id=sending.pk):
             raise SendError(111)
         if status == MessageStatus.QUEUED:
-            dispatch_kick_on_commit()
+            outbox.dispatch_kick_on_commit()
     return _outcome(sending, targets, schedule_at=schedule_at, expires_at=expires_at, with_parts=True)
 
 
@@ -1075,7 +1073,7 @@ def mailing_send(
         if not account_debit(account_id=account.pk, amount=sending.cost, sending_id=sending.pk):
             raise SendError(111)
         if status == MessageStatus.QUEUED:
-            dispatch_kick_on_commit()
+            outbox.dispatch_kick_on_commit()
     return _outcome(sending, targets, schedule_at=schedule_at, expires_at=None, with_parts=False)
 
 
@@ -1272,7 +1270,7 @@ def scheduled_reschedule(*, messages: QuerySet[Message], schedule_at: datetime) 
             )
             Sending.objects.filter(pk=sending_id).update(scheduled_at=schedule_at, updated_at=now)
         if schedule_at <= now and updated:
-            dispatch_kick_on_commit()
+            outbox.dispatch_kick_on_commit()
     return updated
 
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import fanout
-from campaigns.fanout import fanout_chunk_run, fanout_resume, public_ids_generate
+from campaigns import fanout, outbox
+from campaigns.fanout import fanout_chunk_run, fanout_resume
 from campaigns.models import FanoutChunk, FanoutChunkStatus, Sending
+from campaigns.outbox import public_ids_generate
 from campaigns.services import SendError, mailing_group_send, sms_group_send
 from contacts.models import Contact, Group, Membership
 from messaging.models import Message, MessageStatus
@@ -235,7 +236,7 @@ def test_group_send_validates_like_the_api(account, audience, enqueued, other_us
 def test_the_portable_path_writes_the_same_messages(account, audience, enqueued, monkeypatch):
     copy_sending = group_sms(account, audience)
     run_all(copy_sending)
-    monkeypatch.setattr(fanout, "use_copy", lambda: False)  # the bulk_create sink of SQLite
+    monkeypatch.setattr(outbox, "use_copy", lambda: False)  # the bulk_create sink of SQLite
     orm_sending = group_sms(account, audience)
     run_all(orm_sending)
 

@@ -596,9 +596,9 @@ def test_unauthenticated_send_is_refused(client, account):
 
 
 def test_the_portable_write_path_stores_the_same_message(api_client, account, monkeypatch):
-    from campaigns import fanout
+    from campaigns import outbox
 
-    monkeypatch.setattr(fanout, "use_copy", lambda: False)  # bulk_create, as on SQLite
+    monkeypatch.setattr(outbox, "use_copy", lambda: False)  # bulk_create, as on SQLite
     response = post_sms(api_client, to=["34666555444"], message="x" * 200, parts=2, flash=True, **{"from": "T"})
     message = sms(account, public_id=response.json()["result"][0]["id"])
     assert (message.body, message.parts, message.cost, message.options) == (
