@@ -17,8 +17,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from accounts.models import Account
-from campaigns.fanout import contact_values, html_escaped
 from campaigns.models import Channel
+from campaigns.personalisation import contact_values, html_escaped
 from campaigns.pricing import COST_QUANTUM, phone_country, sms_price_table
 from campaigns.services import MAX_RECIPIENTS, OTP_RESERVED, SUPPORTED_RESERVED, SendError, template_compile
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership

@@ -1,5 +1,5 @@
-"""Group sends: personalisation values, unsubscribe links, and the fan-out split into django-q2
-chunk tasks (the message writer and public ids are campaigns.outbox).
+"""Group sends: the fan-out split into django-q2 chunk tasks (the message writer and public ids are
+campaigns.outbox, personalisation values campaigns.personalisation, unsubscribe links tracking.links).
 
 A group send (campaigns.services.sms_group_send / mailing_group_send) creates the Sending, then
 `fanout_plan()` cuts the recipients into FanoutChunk rows of CHUNK_SIZE contacts by contact-id
@@ -33,7 +33,6 @@ cannot pay is marked FAILED ("Not enough credits") and writes nothing.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -42,8 +41,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from django.conf import settings
-from django.core import signing
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -63,6 +60,7 @@ from campaigns.outbox import (
     messages_insert,
     public_ids_generate,
 )
+from campaigns.personalisation import CONTACT_FIELDS, html_escaped, mail_options
 from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
 from content.email import (
@@ -77,6 +75,7 @@ from content.links import form_signer
 from messaging import encoding as sms_encoding
 from messaging.rendering import compile_template
 from messaging.scheduling import message_initial_state
+from tracking.links import unsubscribe_signer, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -88,70 +87,6 @@ COPY_SLICE: Final = 1_000
 # First key of the advisory lock that orders contact deletes after running chunks of the same
 # account (second key: the account id); the same number is in messaging migration 0005.
 FANOUT_CONTACTS_LOCK: Final = 1_836_279_601
-
-# ---------------------------------------------------------------------------------------------
-# Unsubscribe links
-
-UNSUBSCRIBE_PATH: Final = "/u/"
-_UNSUBSCRIBE_SALT: Final = "campaigns.unsubscribe"
-
-
-def _unsubscribe_signer() -> signing.Signer:
-    return signing.Signer(salt=_UNSUBSCRIBE_SALT, sep=".")
-
-
-def unsubscribe_url(public_id: str, *, signer: signing.Signer | None = None) -> str:
-    """`{PUBLIC_URL}/u/<public id>.<signature>`: the message's own unsubscribe link.
-
-    The token is the message's public id signed with django.core.signing (SECRET_KEY, salted), so
-    nobody can forge the link of another recipient; the page that reads it (content issue) calls
-    `unsubscribe_token_read()` and finds account, contact and channel through the message.
-    """
-    return f"{settings.PUBLIC_URL}{UNSUBSCRIBE_PATH}{(signer or _unsubscribe_signer()).sign(public_id)}"
-
-
-def unsubscribe_token_read(token: str) -> str | None:
-    """The message public id inside a valid unsubscribe token, else None."""
-    try:
-        return _unsubscribe_signer().unsign(token)
-    except signing.BadSignature:
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Personalisation values
-
-# Template variable -> Contact column. A custom field with the same key wins over the column
-# (the precedence is: send `sub` > contact custom fields > contact fields).
-CONTACT_FIELDS: Final[dict[str, str]] = {
-    "name": "name",
-    "surname": "surname",
-    "email": "email",
-    "phone": "phone",
-    "landline": "landline",
-    "countryIso": "country_iso",
-    "country_iso": "country_iso",
-    "externalId": "external_id",
-    "external_id": "external_id",
-}
-CONTACT_VALUE_COLUMNS: Final = ("name", "surname", "email", "phone", "landline", "country_iso", "external_id")
-
-
-def contact_values(contact: Mapping[str, Any]) -> dict[str, Any]:
-    """A contact's substitution values from its columns (CONTACT_VALUE_COLUMNS + custom_fields)."""
-    values = {
-        variable: contact.get(column)
-        for variable, column in CONTACT_FIELDS.items()
-        if contact.get(column) not in (None, "")
-    }
-    values.update((contact.get("custom_fields") or {}).items())
-    return values
-
-
-def html_escaped(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Contact data is escaped before it goes into an HTML body: a name like `<b>` stays text."""
-    return {key: html.escape(str(value)) if value is not None else None for key, value in values.items()}
-
 
 # ---------------------------------------------------------------------------------------------
 # Fan-out: planning
@@ -433,7 +368,7 @@ def _render_rows(
     append = out.append
     if renderer.is_mail:
         render_subject = renderer.subject.render
-        signer = _unsubscribe_signer()
+        signer = unsubscribe_signer()
         signers = Signers.create()
         email, track_opens, track_clicks = renderer.email, renderer.track_opens, renderer.track_clicks
         cost = str(renderer.fee)
@@ -459,7 +394,7 @@ def _render_rows(
     measure, translate = sms_encoding.measure, sms_encoding.translate
     prices, fee = renderer.prices, renderer.fee
     cost_text: dict[tuple[str | None, int], str] = {}
-    signer = _unsubscribe_signer() if renderer.unsubscribe else None
+    signer = unsubscribe_signer() if renderer.unsubscribe else None
     form_ids = renderer.form_ids
     form_link_signer = form_signer() if form_ids else None
     parts_total = skipped = 0
@@ -488,18 +423,6 @@ def _render_rows(
     totals.messages += len(out)
     totals.sms_parts += parts_total
     totals.skipped += skipped
-
-
-def mail_options(base: Mapping[str, Any], unsubscribe: str) -> dict[str, Any]:
-    """A marketing email's options with its one-click unsubscribe headers (RFC 8058)."""
-    return {
-        **base,
-        "headers": {
-            **(base.get("headers") or {}),
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    }
 
 
 def _mail_row_options(base: Mapping[str, Any], unsubscribe: str, text_body: str) -> dict[str, Any]:

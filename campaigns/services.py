@@ -22,7 +22,7 @@ Decisions where the spec is silent:
 - Placeholders of features not built yet ({LAND_URL} outside landing SMS) are refused (422)
   instead of reaching a phone as literal text; {OTP_CODE} is filled in POST /sms and /mailing
   (below) and refused in group sends and email subjects; {UNSUB_URL} and [unsubscribe_link] are
-  filled with the message's signed unsubscribe link (campaigns.fanout.unsubscribe_url);
+  filled with the message's signed unsubscribe link (tracking.links.unsubscribe_url);
   {FORM_<id>} (and [form_<id>] in email) with the recipient's personal form link
   (content.links), 422 for a form the account does not have.
 - Email bodies go through content.email (custom links, CSS inlined, tracking, plain-text
@@ -59,19 +59,10 @@ from accounts.models import Account, VerifiedSender
 from accounts.services import verified_sender_email_clean
 from campaigns import outbox
 from campaigns.errors import SendError
-from campaigns.fanout import (
-    CONTACT_VALUE_COLUMNS,
-    account_credit,
-    account_debit,
-    contact_deletes_fence,
-    contact_values,
-    fanout_plan,
-    html_escaped,
-    mail_options,
-    unsubscribe_url,
-)
+from campaigns.fanout import account_credit, account_debit, contact_deletes_fence, fanout_plan
 from campaigns.models import Campaign, Channel, Sending, SendingStatus
 from campaigns.outbox import NewMessage, messages_insert, public_ids_generate
+from campaigns.personalisation import CONTACT_VALUE_COLUMNS, contact_values, html_escaped, mail_options
 from campaigns.pricing import certification_fee, phone_country, sms_price_table
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Group
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
@@ -91,6 +82,7 @@ from otp.services import (
     otp_option_seal,
     otp_text_mask,
 )
+from tracking.links import unsubscribe_url
 
 MAX_RECIPIENTS: Final = 10_000  # per API request; larger audiences go through group sends
 MAX_PARTS: Final = sms_encoding.MAX_PARTS

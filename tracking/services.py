@@ -42,11 +42,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Account
-from campaigns.fanout import unsubscribe_token_read
 from campaigns.models import Channel
 from messaging.events import BLACKLIST_TYPE_OF_CHANNEL, events_record
 from messaging.models import EventType, Message
 from messaging.providers.base import DeliveryEvent
+from tracking.links import unsubscribe_token_read
 from tracking.models import ShortLink, ShortLinkKind
 
 PROVIDER: Final = "tracking"  # DeliveryEvent.provider of every event recorded here

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from campaigns.fanout import unsubscribe_token_read
 from campaigns.models import Campaign, Sending
 from contacts.models import Contact
 from messaging.models import Message, MessageStatus
@@ -18,6 +17,7 @@ from tests.campaigns.conftest import (
     nothing_written,
     post_mailing,
 )
+from tracking.links import unsubscribe_token_read
 
 pytestmark = pytest.mark.django_db
 

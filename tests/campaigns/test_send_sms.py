@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from campaigns.fanout import unsubscribe_token_read
 from campaigns.models import AccountSmsPrice, Campaign, Sending, SmsPrice
 from contacts.models import Contact
 from messaging.models import Message, MessageStatus
@@ -20,6 +19,7 @@ from tests.campaigns.conftest import (
     nothing_written,
     post_sms,
 )
+from tracking.links import unsubscribe_token_read
 
 pytestmark = pytest.mark.django_db
 
