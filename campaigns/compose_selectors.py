@@ -20,8 +20,9 @@ from accounts.models import Account
 from campaigns.models import Channel
 from campaigns.personalisation import contact_values, html_escaped
 from campaigns.pricing import COST_QUANTUM, phone_country, sms_price_table
+from campaigns.sending.channels import address_column, blacklist_type
 from campaigns.services import MAX_RECIPIENTS, OTP_RESERVED, SUPPORTED_RESERVED, SendError, template_compile
-from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
+from contacts.models import BlacklistEntry, Contact, Membership
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from messaging import encoding as sms_encoding
 
@@ -30,14 +31,6 @@ AUTO_ENCODING: Final = "auto"
 ENCODING_LABELS: Final = {sms_encoding.GSM: "GSM-7", sms_encoding.GSM_PT: "GSM-PT", sms_encoding.UTF_16: "UTF-16"}
 _SEPARATORS = re.compile(r"[\s,;]+")
 _CONTACT_COLUMNS: Final = ("id", "name", "surname", "email", "phone", "landline", "country_iso", "external_id")
-
-
-def channel_column(channel: str) -> str:
-    return "email" if channel == Channel.MAILING else "phone"
-
-
-def channel_blacklist(channel: str) -> str:
-    return BlacklistType.MAILING if channel == Channel.MAILING else BlacklistType.SMS
 
 
 def pasted_split(text: str) -> list[str]:
@@ -82,7 +75,7 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
     so it never doubles a row) and the groups as a semi-join, both hashed by PostgreSQL; the ORM's
     EXISTS inside a filtered COUNT would probe the blacklist once per contact.
     """
-    column = channel_column(channel)
+    column = address_column(channel)
     contact, blacklist, membership = (
         Contact._meta.db_table,
         BlacklistEntry._meta.db_table,
@@ -93,7 +86,7 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
         f"LEFT JOIN {blacklist} b ON b.account_id = c.account_id AND b.type = %s AND b.recipient = c.{column} "
         f"WHERE c.account_id = %s AND c.{column} IS NOT NULL"
     )
-    params: list[Any] = [channel_blacklist(channel), account.pk]
+    params: list[Any] = [blacklist_type(channel), account.pk]
     if group_ids is not None:
         marks = ", ".join(["%s"] * len(group_ids)) or "NULL"
         sql += f" AND EXISTS (SELECT 1 FROM {membership} m WHERE m.contact_id = c.id AND m.group_id IN ({marks}))"  # noqa: S608
@@ -112,7 +105,7 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
         members = members.filter(
             Exists(Membership.objects.filter(contact_id=OuterRef("pk"), group_id__in=list(group_ids)))
         )
-    listed = BlacklistEntry.objects.filter(account=account, type=channel_blacklist(channel), recipient=OuterRef(column))
+    listed = BlacklistEntry.objects.filter(account=account, type=blacklist_type(channel), recipient=OuterRef(column))
     samples = members.exclude(Exists(listed)).order_by("pk").values(*_CONTACT_COLUMNS)[:SAMPLE_LIMIT]
     audience.samples = [(f"c{row['id']}", _label(row, column)) for row in samples]
     return audience
@@ -122,7 +115,7 @@ def audience_for_list(*, account: Account, channel: str, contact_ids: Sequence[i
     """Chosen contacts plus typed numbers / addresses: normalised, de-duplicated and checked
     against the blacklist the way sms_send / mailing_send refuse them (invalid, duplicate and
     blacklisted recipients are each refused with 102)."""
-    column = channel_column(channel)
+    column = address_column(channel)
     audience = Audience(channel=channel)
     keys: list[str] = []
     chosen = list(
@@ -141,7 +134,7 @@ def audience_for_list(*, account: Account, channel: str, contact_ids: Sequence[i
     audience.found = len(keys)
     listed = set(
         BlacklistEntry.objects.filter(
-            account=account, type=channel_blacklist(channel), recipient__in=set(keys)
+            account=account, type=blacklist_type(channel), recipient__in=set(keys)
         ).values_list("recipient", flat=True)
     )
     seen: set[str] = set()
@@ -196,14 +189,14 @@ def sample_values(*, account: Account, channel: str, sample: str) -> tuple[dict[
             .first()
         )
         if row is not None:
-            return contact_values(row), _label(row, channel_column(channel)) if row[channel_column(channel)] else ""
+            return contact_values(row), _label(row, address_column(channel)) if row[address_column(channel)] else ""
         return {}, ""
     if sample.startswith("a") and len(sample) > 1:
         try:
             key = recipient_normalise(account=account, channel=channel, raw=sample[1:])
         except InvalidRecipient:
             return {}, ""
-        return contact_values({channel_column(channel): key}), key
+        return contact_values({address_column(channel): key}), key
     return {}, ""
 
 

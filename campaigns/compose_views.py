@@ -24,7 +24,6 @@ from campaigns.compose_selectors import (
     audience_cost_per_part,
     audience_for_groups,
     audience_for_list,
-    channel_column,
     encoding_resolve,
     message_preview,
     pasted_split,
@@ -32,6 +31,7 @@ from campaigns.compose_selectors import (
 )
 from campaigns.landing import LANDING_MAX_PARTS, landing_sms_send
 from campaigns.models import Channel, Sending
+from campaigns.sending.channels import address_column
 from campaigns.services import (
     SendError,
     SendOutcome,
@@ -145,7 +145,7 @@ def _list_recipients(form: ComposeForm, account: Account) -> list[str] | None:
     the typed items that are not recipients beside the field."""
     data = form.cleaned_data
     channel = data["channel"]
-    column = channel_column(channel)
+    column = address_column(channel)
     chosen = dict(Contact.objects.filter(account=account, pk__in=data["contacts"]).values_list("pk", column))
     unknown = [str(pk) for pk in data["contacts"] if pk not in chosen]
     if unknown:

@@ -62,7 +62,8 @@ from campaigns.outbox import (
 )
 from campaigns.personalisation import CONTACT_FIELDS, html_escaped, mail_options
 from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
-from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
+from campaigns.sending.channels import address_column, blacklist_type
+from contacts.models import BlacklistEntry, Contact, Membership
 from content.email import (
     TEXT_BODY_OPTION,
     Signers,
@@ -98,14 +99,6 @@ class FanoutPlan:
     recipients: int  # contacts in the groups with the channel's address (before the blacklist)
 
 
-def recipient_column(channel: str) -> str:
-    return "email" if channel == Channel.MAILING else "phone"
-
-
-def blacklist_type(channel: str) -> str:
-    return BlacklistType.MAILING if channel == Channel.MAILING else BlacklistType.SMS
-
-
 def _members_sql(*, account_id: int, group_ids: Sequence[int] | None, column: str) -> tuple[str, list]:
     contact = Contact._meta.db_table
     membership = Membership._meta.db_table
@@ -126,7 +119,7 @@ def fanout_plan(*, sending: Sending, group_ids: Sequence[int] | None, chunk_size
     """
     chunk_size = chunk_size or CHUNK_SIZE
     members_sql, params = _members_sql(
-        account_id=sending.account_id, group_ids=group_ids, column=recipient_column(sending.channel)
+        account_id=sending.account_id, group_ids=group_ids, column=address_column(sending.channel)
     )
     sql = (
         "SELECT id, rn, total FROM ("  # noqa: S608
@@ -252,7 +245,7 @@ class _Renderer:
 
     def contacts(self, *, after_id: int, last_id: int) -> Any:
         """The query of the chunk's next batch: key range, group EXISTS, blacklist NOT EXISTS."""
-        column = recipient_column(self.channel)
+        column = address_column(self.channel)
         blacklisted = BlacklistEntry.objects.filter(
             account_id=self.sending.account_id, type=blacklist_type(self.channel), recipient=OuterRef(column)
         )

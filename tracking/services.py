@@ -43,7 +43,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.models import Channel
-from messaging.events import BLACKLIST_TYPE_OF_CHANNEL, events_record
+from campaigns.sending.channels import BLACKLIST_TYPE_OF_CHANNEL
+from messaging.events import events_record
 from messaging.models import EventType, Message
 from messaging.providers.base import DeliveryEvent
 from tracking.links import unsubscribe_token_read
