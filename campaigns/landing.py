@@ -34,21 +34,25 @@ def _landing_body(*, account: Account, template_body: Any, template_id: Any, tem
     elif template_id is not None or template_v2_id is not None:
         body = template_body_for_send(account=account, template_id=template_id, template_v2_id=template_v2_id)
     else:
-        raise SendError(140, "Template missing: templateBody, templateId or templateV2Id is required.")
+        raise SendError(
+            140, "Template missing: templateBody, templateId or templateV2Id is required.", field="template"
+        )
     if len(body.encode()) > MAX_LANDING_BYTES:
-        raise SendError(422, f"The templateBody may not be greater than {MAX_LANDING_BYTES // 1024} KB.")
+        raise SendError(
+            422, f"The templateBody may not be greater than {MAX_LANDING_BYTES // 1024} KB.", field="landing_body"
+        )
     if "\x00" in body:  # kept in the sending's options (jsonb), which cannot hold it
-        raise SendError(422, "The templateBody may not contain NUL characters.")
+        raise SendError(422, "The templateBody may not contain NUL characters.", field="landing_body")
     # The templates' custom links, as in an email: [unsubscribe_link], [form_{ID}] (filled per
     # recipient when the page is served), [attachment_{ID}]; unknown forms or files are refused.
     try:
         body = custom_links_replace(body, account=account)
     except EmailTemplateError as exc:
-        raise SendError(422, str(exc)) from exc
+        raise SendError(422, str(exc), field="landing_body") from exc
     try:
         compile_template(body)
     except UnknownFilter as exc:
-        raise SendError(422, f"The templateBody has an unknown filter: {exc}") from exc
+        raise SendError(422, f"The templateBody has an unknown filter: {exc}", field="landing_body") from exc
     return body
 
 
@@ -61,7 +65,7 @@ def _landing_sub_storable(sub: Any) -> None:
             continue
         for key, value in item.items():
             if "\x00" in str(key) or (isinstance(value, str) and "\x00" in value):
-                raise SendError(422, f"The sub.{index} may not contain NUL characters.")
+                raise SendError(422, f"The sub.{index} may not contain NUL characters.", field="sub")
 
 
 def landing_sms_send(
@@ -89,7 +93,7 @@ def landing_sms_send(
     """POST /landingsms: an SMS per recipient whose `{LAND_URL}` is that recipient's short link to
     a hosted landing page (the template, rendered with their variables when they open it)."""
     if isinstance(message, str) and message.strip() and not _LAND_URL.search(message):
-        raise SendError(141, "Missing landing placeholder: the message must contain {LAND_URL}.")
+        raise SendError(141, "Missing landing placeholder: the message must contain {LAND_URL}.", field="message")
     body = _landing_body(
         account=account, template_body=template_body, template_id=template_id, template_v2_id=template_v2_id
     )

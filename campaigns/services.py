@@ -58,7 +58,7 @@ from django.utils import timezone
 from accounts.models import Account, VerifiedSender
 from accounts.services import verified_sender_email_clean
 from campaigns import outbox
-from campaigns.errors import SendError
+from campaigns.errors import Reason, SendError
 from campaigns.fanout import account_credit, account_debit, contact_deletes_fence, fanout_plan
 from campaigns.models import Campaign, Channel, Sending, SendingStatus
 from campaigns.outbox import NewMessage, messages_insert, public_ids_generate
@@ -101,8 +101,9 @@ BLACKLISTED = "No valid recipients: the recipient is on the blacklist"
 DUPLICATE = "No valid recipients: duplicate recipient"
 
 
-def _invalid(description: str) -> SendError:
-    return SendError(422, description)
+def _invalid(description: str, *, field: str | None) -> SendError:
+    """A malformed field (422): `field` is its domain name (see campaigns.errors)."""
+    return SendError(422, description, field=field)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,16 +117,16 @@ def sms_sender_clean(raw: Any) -> str:
     """`from`: up to 15 digits (106 missing, 107 longer) or up to 11 letters, digits, spaces and
     `. & _ -` (107 longer, 422 other characters)."""
     if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int) or not str(raw).strip():
-        raise SendError(106)
+        raise SendError(106, field="sender")
     text = str(raw).strip()
     if _NUMERIC_SENDER.fullmatch(text):
         if len(text.lstrip("+")) > 15:
-            raise SendError(107, "Sender too long: a numeric sender has at most 15 digits.")
+            raise SendError(107, "Sender too long: a numeric sender has at most 15 digits.", field="sender")
         return text.lstrip("+")
     if len(text) > 11:
-        raise SendError(107, "Sender too long: an alphanumeric sender has at most 11 characters.")
+        raise SendError(107, "Sender too long: an alphanumeric sender has at most 11 characters.", field="sender")
     if not _ALPHANUMERIC_SENDER.fullmatch(text):
-        raise _invalid("The from may only contain letters, digits, spaces and . & _ -")
+        raise _invalid("The from may only contain letters, digits, spaces and . & _ -", field="sender")
     return text
 
 
@@ -134,7 +135,7 @@ def encoding_clean(raw: Any) -> str:
         return sms_encoding.DEFAULT_ENCODING
     value = raw.strip().lower() if isinstance(raw, str) else raw
     if value not in sms_encoding.ENCODINGS:
-        raise SendError(113, "Invalid coding: the encoding must be gsm, gsm-pt or utf-16.")
+        raise SendError(113, "Invalid coding: the encoding must be gsm, gsm-pt or utf-16.", field="encoding")
     return value
 
 
@@ -142,13 +143,14 @@ def parts_clean(raw: Any, *, limit: int = sms_encoding.MAX_PARTS) -> int:
     if raw is None:
         return 1
     if isinstance(raw, bool):
-        raise SendError(110)
+        raise SendError(110, field="parts")
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw.strip())
     if not isinstance(raw, int) or not 1 <= raw <= limit:
         raise SendError(
             110,
             f"Exceeded maximum parts allowed or incorrect number of parts: parts must be 1 to {limit}.",
+            field="parts",
         )
     return raw
 
@@ -157,9 +159,9 @@ def expiry_check(*, schedule_at: datetime | None, expires_at: datetime | None, n
     if expires_at is None:
         return
     if expires_at <= now:
-        raise SendError(119, "Invalid expiration date: it has already passed.")
+        raise SendError(119, "Invalid expiration date: it has already passed.", field="expires_at")
     if schedule_at is not None and expires_at <= schedule_at:
-        raise SendError(119, "Invalid expiration date: it must be after the scheduleDate.")
+        raise SendError(119, "Invalid expiration date: it must be after the scheduleDate.", field="expires_at")
 
 
 _url_validator = URLValidator(schemes=["http", "https"])
@@ -182,38 +184,44 @@ def notification_urls_clean(raw: Any, *, recipients: int) -> list[str]:
         return [""] * recipients
     if isinstance(raw, list):
         if len(raw) != recipients:
-            raise SendError(109, "Notification URL incorrect: notificationUrl must have one URL per recipient.")
+            raise SendError(
+                109,
+                "Notification URL incorrect: notificationUrl must have one URL per recipient.",
+                field="notification_url",
+            )
         if not all(_url_valid(url) for url in raw):
-            raise SendError(109)
+            raise SendError(109, field="notification_url")
         return [url.strip() for url in raw]
     if not _url_valid(raw):
-        raise SendError(109)
+        raise SendError(109, field="notification_url")
     return [raw.strip()] * recipients
 
 
 def campaign_name_clean(name: Any, tags: Any) -> tuple[str | None, list[str]]:
     """(campaignName, tags): an empty name, or tags without a name, is 126."""
     if tags is not None and not isinstance(tags, list):
-        raise _invalid("The tags must be an array.")
+        raise _invalid("The tags must be an array.", field="tags")
     clean_tags: list[str] = []
     for index, tag in enumerate(tags or []):
         if isinstance(tag, bool) or not isinstance(tag, str | int) or not str(tag).strip():
-            raise _invalid(f"The tags.{index} must be a non-empty string.")
+            raise _invalid(f"The tags.{index} must be a non-empty string.", field="tags")
         if len(str(tag).strip()) > 100:
-            raise _invalid(f"The tags.{index} may not be greater than 100 characters.")
+            raise _invalid(f"The tags.{index} may not be greater than 100 characters.", field="tags")
         if str(tag).strip() not in clean_tags:
             clean_tags.append(str(tag).strip())
     if len(clean_tags) > MAX_TAGS:
-        raise _invalid(f"The tags may not have more than {MAX_TAGS} items.")
+        raise _invalid(f"The tags may not have more than {MAX_TAGS} items.", field="tags")
     if name is None:
         if clean_tags:
-            raise SendError(126, "Empty campaign name: campaignName is required when tags are given.")
+            raise SendError(
+                126, "Empty campaign name: campaignName is required when tags are given.", field="campaign_name"
+            )
         return None, []
     if isinstance(name, bool) or not isinstance(name, str | int) or not str(name).strip():
-        raise SendError(126)
+        raise SendError(126, field="campaign_name")
     text = str(name).strip()
     if len(text) > 255:
-        raise _invalid("The campaignName may not be greater than 255 characters.")
+        raise _invalid("The campaignName may not be greater than 255 characters.", field="campaign_name")
     return text, clean_tags
 
 
@@ -221,13 +229,13 @@ def sub_clean(raw: Any, *, recipients: int) -> list[dict[str, Any]] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or len(raw) != recipients:
-        raise _invalid("The sub must be an array with one object per recipient.")
+        raise _invalid("The sub must be an array with one object per recipient.", field="sub")
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise _invalid(f"The sub.{index} must be an object.")
+            raise _invalid(f"The sub.{index} must be an object.", field="sub")
         for key, value in item.items():
             if value is not None and not isinstance(value, str | int | float | bool):
-                raise _invalid(f"The sub.{index}.{key} must be a string or a number.")
+                raise _invalid(f"The sub.{index}.{key} must be a string or a number.", field="sub")
     return raw
 
 
@@ -238,7 +246,7 @@ def available_times_clean(raw: Any) -> list[dict[str, Any]]:
     try:
         available_times_parse(raw)
     except ValueError as exc:
-        raise SendError(108, f"No valid Datetime for send: {exc}") from exc
+        raise SendError(108, f"No valid Datetime for send: {exc}", field="available_times") from exc
     return list(raw or [])
 
 
@@ -246,15 +254,16 @@ def template_compile(text: str, *, field: str, supported: frozenset[str] = SUPPO
     try:
         template = compile_template(text)
     except UnknownFilter as exc:
-        raise _invalid(f"The {field} has an unknown filter: {exc}") from exc
+        raise _invalid(f"The {field} has an unknown filter: {exc}", field=field) from exc
     unsupported = sorted(name for name in template.reserved if name not in supported and not name.startswith("FORM_"))
     if "OTP_CODE" in unsupported:
         raise _invalid(
             f"The {field} cannot use {{OTP_CODE}} here: one-time codes go in the message of POST /sms "
-            "or the body of POST /mailing."
+            "or the body of POST /mailing.",
+            field=field,
         )
     if unsupported:
-        raise _invalid(f"The {field} uses {{{unsupported[0]}}}, which this platform does not support yet.")
+        raise _invalid(f"The {field} uses {{{unsupported[0]}}}, which this platform does not support yet.", field=field)
     return template
 
 
@@ -262,9 +271,9 @@ def _recipients_list(raw: Any) -> list[Any]:
     if isinstance(raw, str | int) and not isinstance(raw, bool):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise SendError(102)
+        raise SendError(102, field="recipients")
     if len(raw) > MAX_RECIPIENTS:
-        raise _invalid(f"The to may not have more than {MAX_RECIPIENTS} items.")
+        raise _invalid(f"The to may not have more than {MAX_RECIPIENTS} items.", field="recipients")
     return raw
 
 
@@ -356,9 +365,9 @@ def _mark_blacklisted_and_duplicates(*, account: Account, targets: list[_Target]
         if target.error is not None:
             continue
         if target.key in listed:
-            target.error = SendError(102, BLACKLISTED)
+            target.error = SendError.of(Reason.BLACKLISTED, BLACKLISTED, field="recipients")
         elif target.key in seen:
-            target.error = SendError(102, DUPLICATE)
+            target.error = SendError.of(Reason.DUPLICATE, DUPLICATE, field="recipients")
         else:
             seen.add(target.key)
 
@@ -409,12 +418,13 @@ def _otp_config_clean(*, template: CompiledTemplate, raw: Any, status: str) -> O
     if status == MessageStatus.SCHEDULED:
         raise _invalid(
             "A message with {OTP_CODE} is sent at once: a code expires within minutes, so it cannot wait for a "
-            "scheduleDate or availableTimes."
+            "scheduleDate or availableTimes.",
+            field="schedule_at",
         )
     try:
         return otp_config_clean(raw, prefix="otpConfig.")
     except OtpError as exc:
-        raise _invalid(exc.description) from exc
+        raise _invalid(exc.description, field="otp_config") from exc
 
 
 def _otp_codes_issue(*, account: Account, targets: list[_Target], config: OtpConfig) -> None:
@@ -426,7 +436,7 @@ def _otp_codes_issue(*, account: Account, targets: list[_Target], config: OtpCon
         try:
             code = otp_issue_for_send(account=account, recipient=target.key, config=config)
         except OtpError as exc:
-            target.error = SendError(exc.code, exc.description, retry_after=exc.retry_after)
+            target.error = SendError(exc.code, exc.description, field="recipients", retry_after=exc.retry_after)
             continue
         target.otp = otp_option_seal(code=code, offsets=target.otp)
 
@@ -439,7 +449,7 @@ def _raise_first_error(targets: list[_Target]) -> None:
     for target in targets:
         if target.error is not None:
             raise target.error
-    raise SendError(102)
+    raise SendError(102, field="recipients")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,7 +482,7 @@ def _sms_request_clean(
     supported_reserved: frozenset[str] = SUPPORTED_RESERVED,
 ) -> _SmsRequest:
     if not isinstance(message, str) or not message.strip():
-        raise SendError(104)
+        raise SendError(104, field="message")
     cleaned_sender = sms_sender_clean(sender)
     cleaned_encoding = encoding_clean(encoding)
     max_parts = parts_clean(parts, limit=parts_limit)
@@ -560,7 +570,7 @@ def sms_send(
             target.key = normalise_phone(str(target.raw), None)
             target.country = phone_country(target.key)
         except InvalidRecipient:
-            target.error = SendError(102, NOT_VALID)
+            target.error = SendError(102, NOT_VALID, field="recipients")
     _mark_blacklisted_and_duplicates(account=account, targets=targets, type=BlacklistType.SMS)
 
     with transaction.atomic():
@@ -679,12 +689,14 @@ def _sms_render(
         if sms.unsupported:
             characters = " ".join(sms.unsupported)
             target.error = SendError(
-                113, f"Invalid coding: {encoding} cannot encode {characters}; use encoding utf-16 or trans=1."
+                113,
+                f"Invalid coding: {encoding} cannot encode {characters}; use encoding utf-16 or trans=1.",
+                field="message",
             )
             continue
         code = sms_encoding.check_parts(sms, max_parts)
         if code is not None:
-            target.error = SendError(code)
+            target.error = SendError(code, field="parts" if code == 110 else "message")
             continue
         target.body, target.parts = body, sms.parts
 
@@ -739,32 +751,40 @@ def attachments_clean(raw: Any) -> list[Attachment]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise _invalid("The attachments must be an array.")
+        raise _invalid("The attachments must be an array.", field="attachments")
     if len(raw) > MAX_ATTACHMENTS:
-        raise _invalid(f"The attachments may not have more than {MAX_ATTACHMENTS} items.")
+        raise _invalid(f"The attachments may not have more than {MAX_ATTACHMENTS} items.", field="attachments")
     attachments, total = [], 0
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise _invalid(f"The attachments.{index} must be an object.")
+            raise _invalid(f"The attachments.{index} must be an object.", field="attachments")
         name, content, content_type = item.get("name"), item.get("content"), item.get("contentType")
         if not isinstance(name, str) or not name.strip():
-            raise _invalid(f"The attachments.{index}.name field is required.")
+            raise _invalid(f"The attachments.{index}.name field is required.", field="attachments")
         if len(name) > 255 or _BAD_FILENAME.search(name):
-            raise _invalid(f"The attachments.{index}.name must be a file name (no path, at most 255 characters).")
+            raise _invalid(
+                f"The attachments.{index}.name must be a file name (no path, at most 255 characters).",
+                field="attachments",
+            )
         if not isinstance(content, str) or not content.strip():
-            raise _invalid(f"The attachments.{index}.content field is required.")
+            raise _invalid(f"The attachments.{index}.content field is required.", field="attachments")
         compact = "".join(content.split())
         try:
             decoded = base64.b64decode(compact, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _invalid(f"The attachments.{index}.content must be valid base64.") from exc
+            raise _invalid(f"The attachments.{index}.content must be valid base64.", field="attachments") from exc
         total += len(decoded)
         if total > MAX_ATTACHMENTS_BYTES:
-            raise _invalid(f"The attachments may not be greater than {MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB.")
+            raise _invalid(
+                f"The attachments may not be greater than {MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB.",
+                field="attachments",
+            )
         if content_type is None or content_type == "":
             content_type = "application/octet-stream"
         if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type.strip()):
-            raise _invalid(f"The attachments.{index}.contentType must be a MIME type such as text/plain.")
+            raise _invalid(
+                f"The attachments.{index}.contentType must be a MIME type such as text/plain.", field="attachments"
+            )
         attachments.append(Attachment(name=name.strip(), content=compact, content_type=content_type.strip()))
     return attachments
 
@@ -775,13 +795,13 @@ def _email_list(raw: Any, *, field: str) -> list[str]:
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list):
-        raise _invalid(f"The {field} must be an array.")
+        raise _invalid(f"The {field} must be an array.", field=field)
     emails = []
     for index, item in enumerate(raw):
         try:
             emails.append(normalise_email(item if isinstance(item, str) else ""))
         except InvalidRecipient as exc:
-            raise _invalid(f"The {field}.{index} must be a valid email address.") from exc
+            raise _invalid(f"The {field}.{index} must be a valid email address.", field=field) from exc
     return emails
 
 
@@ -793,29 +813,31 @@ def mail_sender_clean(*, account: Account, from_email: Any, reply_to: Any) -> tu
     """(fromEmail, replyTo), both verified senders of the account: 106 / 115 / 116 / 117.
     Addresses are compared in the form verified senders are stored in (trimmed, lower-case)."""
     if not isinstance(from_email, str) or not from_email.strip():
-        raise SendError(106)
+        raise SendError(106, field="from_email")
     try:
         sender = verified_sender_email_clean(from_email)
     except ValidationError as exc:
-        raise SendError(115, "Sender is not verified: fromEmail is not a valid email address.") from exc
+        raise SendError(
+            115, "Sender is not verified: fromEmail is not a valid email address.", field="from_email"
+        ) from exc
     if not _verified(account, sender):
-        raise SendError(115)
+        raise SendError(115, field="from_email")
     if not isinstance(reply_to, str) or not reply_to.strip():
-        raise SendError(116, "Invalid replyTo: the replyTo field is required.")
+        raise SendError(116, "Invalid replyTo: the replyTo field is required.", field="reply_to")
     try:
         reply = verified_sender_email_clean(reply_to)
     except ValidationError as exc:
-        raise SendError(116) from exc
+        raise SendError(116, field="reply_to") from exc
     if not _verified(account, reply):
-        raise SendError(117)
+        raise SendError(117, field="reply_to")
     return sender, reply
 
 
 def subject_clean(raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise SendError(114, "Invalid subject: the subject is required.")
+        raise SendError(114, "Invalid subject: the subject is required.", field="subject")
     if len(raw) > MAX_SUBJECT_LENGTH or "\r" in raw or "\n" in raw:
-        raise SendError(114, f"Invalid subject: one line of at most {MAX_SUBJECT_LENGTH} characters.")
+        raise SendError(114, f"Invalid subject: one line of at most {MAX_SUBJECT_LENGTH} characters.", field="subject")
     return raw.strip()
 
 
@@ -823,7 +845,7 @@ def from_name_clean(raw: Any) -> str:
     if raw is None or raw == "":
         return ""
     if not isinstance(raw, str) or len(raw) > 255 or "\r" in raw or "\n" in raw:
-        raise _invalid("The fromName must be one line of at most 255 characters.")
+        raise _invalid("The fromName must be one line of at most 255 characters.", field="from_name")
     return raw.strip()
 
 
@@ -842,7 +864,9 @@ def form_links_check(*, account: Account, templates: Sequence[CompiledTemplate])
     form_ids = tuple(sorted({form_id for template in templates for form_id in form_ids_of(template)}))
     unknown = form_ids_unknown(account=account, form_ids=form_ids)
     if unknown:
-        raise _invalid(f"The message uses {{FORM_{unknown[0]}}}, but form {unknown[0]} does not exist.")
+        raise _invalid(
+            f"The message uses {{FORM_{unknown[0]}}}, but form {unknown[0]} does not exist.", field="message"
+        )
     return form_ids
 
 
@@ -855,9 +879,9 @@ def mail_body_prepare(*, account: Account, body: str, supported: frozenset[str] 
     try:
         prepared = email_template_prepare(account=account, body=body)
     except EmailTemplateError as exc:
-        raise _invalid(str(exc)) from exc
+        raise _invalid(str(exc), field="body") from exc
     except UnknownFilter as exc:
-        raise _invalid(f"The body has an unknown filter: {exc}") from exc
+        raise _invalid(f"The body has an unknown filter: {exc}", field="body") from exc
     form_links_check(account=account, templates=[prepared.html])
     return prepared
 
@@ -938,7 +962,7 @@ def mailing_send(
     if template_id is not None or template_v2_id is not None:
         body = mail_template_body(account=account, template_id=template_id, template_v2_id=template_v2_id)
     if not isinstance(body, str) or not body.strip():
-        raise _invalid("The body field is required when templateId / templateV2Id is not present.")
+        raise _invalid("The body field is required when templateId / templateV2Id is not present.", field="body")
     recipients = _recipients_list(to)
     from_email, reply_to = mail_sender_clean(account=account, from_email=from_email, reply_to=reply_to)
     subject = subject_clean(subject)
@@ -951,7 +975,7 @@ def mailing_send(
     body_template = prepared.html
     subject_template = template_compile(subject, field="subject")
     if form_ids_of(subject_template):
-        raise _invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.")
+        raise _invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.", field="subject")
     now = timezone.now()
     status, due_at = _message_status(schedule_at=schedule_at, windows=[], now=now)
     otp = _otp_config_clean(template=body_template, raw=otp_config, status=status)
@@ -963,7 +987,7 @@ def mailing_send(
                 raise InvalidRecipient("not an email address")
             target.key = normalise_email(target.raw)
         except InvalidRecipient:
-            target.error = SendError(102, NOT_VALID)
+            target.error = SendError(102, NOT_VALID, field="recipients")
     _mark_blacklisted_and_duplicates(account=account, targets=targets, type=BlacklistType.MAILING)
 
     with transaction.atomic():
@@ -993,7 +1017,9 @@ def mailing_send(
                 target.otp = {"body": body_offsets, TEXT_BODY_OPTION: text_offsets}
             target.subject = subject_template.render({**own, **extra})
             if len(target.subject) > MAX_SUBJECT_LENGTH or "\n" in target.subject or "\r" in target.subject:
-                target.error = SendError(114, "Invalid subject: the personalised subject is not one short line.")
+                target.error = SendError(
+                    114, "Invalid subject: the personalised subject is not one short line.", field="subject"
+                )
         if otp is not None:
             _otp_codes_issue(account=account, targets=targets, config=otp)
         accepted = [target for target in targets if target.error is None]
@@ -1079,7 +1105,7 @@ def _groups_clean(*, account: Account, group_ids: Sequence[int] | None) -> list[
     ids = sorted({int(group_id) for group_id in group_ids})
     found = set(Group.objects.filter(account=account, pk__in=ids).values_list("pk", flat=True))
     if not ids or found != set(ids):
-        raise _invalid("The selected groups are invalid.")
+        raise _invalid("The selected groups are invalid.", field="groups")
     return ids
 
 
@@ -1184,7 +1210,7 @@ def mailing_group_send(
     """Send an email to every contact with an email in `group_ids` (None: all) except the
     blacklisted ones; validated like POST /mailing, written by the fan-out chunk tasks."""
     if not isinstance(body, str) or not body.strip():
-        raise _invalid("The body field is required.")
+        raise _invalid("The body field is required.", field="body")
     from_email, reply_to = mail_sender_clean(account=account, from_email=from_email, reply_to=reply_to)
     subject = subject_clean(subject)
     from_name = from_name_clean(from_name)
@@ -1193,7 +1219,7 @@ def mailing_group_send(
     body_template = mail_body_prepare(account=account, body=body).html
     subject_template = template_compile(subject, field="subject")
     if form_ids_of(subject_template):
-        raise _invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.")
+        raise _invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.", field="subject")
     groups = _groups_clean(account=account, group_ids=group_ids)
     with transaction.atomic():
         campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None

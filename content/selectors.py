@@ -36,11 +36,11 @@ def template_body_for_send(*, account: Account, template_id: Any, template_v2_id
     )
     reference = parse_int(raw)
     if reference is None:
-        raise SendError(422, f"The {field} must be an integer.")
+        raise SendError(422, f"The {field} must be an integer.", field="template")
     html = Template.objects.filter(account=account, version=version, pk=reference).values_list("html", flat=True)
     body = html.first()
     if body is None:
-        raise SendError(140, f"Template missing: {field} {reference} does not exist.")
+        raise SendError(140, f"Template missing: {field} {reference} does not exist.", field="template")
     return body
 
 
