@@ -47,8 +47,6 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import LedgerReason
-from accounts.services import balance_credit, balance_debit
 from campaigns import outbox
 from campaigns.models import Channel, FanoutChunk, FanoutChunkStatus, Sending, SendingStatus
 from campaigns.outbox import (
@@ -62,7 +60,9 @@ from campaigns.outbox import (
 )
 from campaigns.personalisation import CONTACT_FIELDS, html_escaped, mail_options
 from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
+from campaigns.sending.audience import contact_deletes_fence
 from campaigns.sending.channels import address_column, blacklist_type
+from campaigns.sending.persist import account_debit
 from contacts.models import BlacklistEntry, Contact, Membership
 from content.email import (
     TEXT_BODY_OPTION,
@@ -85,9 +85,6 @@ BATCH_SIZE: Final = 10_000  # contacts fetched per key-range query inside a chun
 # Rows rendered between two writes into the open COPY: PostgreSQL parses and indexes one slice
 # while Python renders the next (two processes, two cores).
 COPY_SLICE: Final = 1_000
-# First key of the advisory lock that orders contact deletes after running chunks of the same
-# account (second key: the account id); the same number is in messaging migration 0005.
-FANOUT_CONTACTS_LOCK: Final = 1_836_279_601
 
 # ---------------------------------------------------------------------------------------------
 # Fan-out: planning
@@ -319,20 +316,6 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     return totals
 
 
-def contact_deletes_fence(account_id: int) -> None:
-    """Hold the account's contact deletes until this transaction commits (PostgreSQL).
-
-    Message.contact has no foreign-key constraint (see messaging/models.py). The trigger of a
-    contact DELETE takes this advisory lock exclusively before it sets the messages' contact_id
-    NULL (messaging migration 0005), so it runs after this chunk commits and sees its messages;
-    a delete already past that point makes this call wait until it commits, and the chunk then no
-    longer reads the contact. One lock per chunk instead of one row lock per contact read.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [FANOUT_CONTACTS_LOCK, account_id])
-
-
 def _release(sending: Sending, now: datetime) -> tuple[str, datetime]:
     return message_initial_state(
         now=now,
@@ -544,19 +527,3 @@ class _OrmSink:
     def flush(self) -> None:
         messages_insert(self.messages)
         self.messages = []
-
-
-# ---------------------------------------------------------------------------------------------
-# Balance
-
-
-def account_debit(*, account_id: int, amount: Decimal, sending_id: int | None = None) -> bool:
-    """Take `amount` from the balance if it is there, with its ledger entry: one conditional UPDATE,
-    so two concurrent sends can never both spend the same credit. False (nothing changed) when it
-    is not."""
-    return balance_debit(account_id=account_id, amount=amount, reason=LedgerReason.SENDING, sending_id=sending_id)
-
-
-def account_credit(*, account_id: int, amount: Decimal, sending_id: int | None = None) -> None:
-    """Give `amount` back (cancelled scheduled messages), with its ledger entry."""
-    balance_credit(account_id=account_id, amount=amount, reason=LedgerReason.SENDING_REFUND, sending_id=sending_id)

@@ -373,9 +373,9 @@ def test_another_accounts_blacklist_and_contacts_do_not_apply(api_client, accoun
 
 
 def test_too_many_recipients_is_422(api_client, account, monkeypatch):
-    from campaigns import services
+    from campaigns.sending import audience
 
-    monkeypatch.setattr(services, "MAX_RECIPIENTS", 2)
+    monkeypatch.setattr(audience, "MAX_RECIPIENTS", 2)
     assert error_of(post_sms(api_client, to=["34666555444"] * 3, message="Hi", **{"from": "T"})) == (422, 422)
 
 
