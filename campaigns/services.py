@@ -52,9 +52,7 @@ from django.utils import timezone
 from accounts.models import Account
 from campaigns import outbox
 from campaigns.errors import SendError
-from campaigns.fanout import fanout_plan
 from campaigns.models import Channel, Sending, SendingStatus
-from campaigns.pricing import certification_fee, sms_price_table
 from campaigns.sending import pipeline
 from campaigns.sending.audience import MAX_RECIPIENTS
 from campaigns.sending.channels.email import (
@@ -63,11 +61,7 @@ from campaigns.sending.channels.email import (
     MAX_SUBJECT_LENGTH,
     Attachment,
     attachments_clean,
-    from_name_clean,
-    mail_body_prepare,
-    mail_message_options,
     mail_sender_clean,
-    mail_sending_options,
     mail_template_body,
     subject_clean,
 )
@@ -75,9 +69,7 @@ from campaigns.sending.channels.sms import (
     MAX_PARTS,
     encoding_clean,
     parts_clean,
-    sms_request_clean,
     sms_sender_clean,
-    sms_sending_options,
 )
 from campaigns.sending.persist import account_credit, account_debit, campaign_get_or_create
 from campaigns.sending.request import SendRequest
@@ -87,21 +79,15 @@ from campaigns.sending.validate import (
     OTP_RESERVED,
     SUPPORTED_RESERVED,
     available_times_clean,
-    campaign_name_clean,
     expiry_check,
     form_links_check,
-    invalid,
     message_status,
     notification_urls_clean,
     sub_clean,
     template_compile,
 )
 from compliance.protocol import Purpose
-from contacts.models import Group
-from content.email import form_ids_of
-from messaging import encoding as sms_encoding
 from messaging.models import Message, MessageStatus
-from messaging.rendering import CompiledTemplate
 
 # Re-exported: callers of the send services import these names from here.
 __all__ = [
@@ -202,16 +188,6 @@ def mailing_send(
 # Group sends (UI and later API paths): the Sending here, the messages in fan-out chunk tasks
 
 
-def _groups_clean(*, account: Account, group_ids: Sequence[int] | None) -> list[int] | None:
-    if group_ids is None:
-        return None
-    ids = sorted({int(group_id) for group_id in group_ids})
-    found = set(Group.objects.filter(account=account, pk__in=ids).values_list("pk", flat=True))
-    if not ids or found != set(ids):
-        raise invalid("The selected groups are invalid.", field="groups")
-    return ids
-
-
 def sms_group_send(
     *,
     account: Account,
@@ -233,65 +209,16 @@ def sms_group_send(
 ) -> Sending:
     """Send `message` to every contact with a phone in `group_ids` (None: all contacts) except the
     blacklisted ones. Validates like POST /sms, creates the Sending and its fan-out chunks; the
-    messages are written by the chunk tasks (campaigns.fanout)."""
-    request = sms_request_clean(
-        message=message, sender=sender, encoding=encoding, parts=parts, schedule_at=schedule_at,
-        expires_at=expires_at, available_times=available_times, account=account,
-    )  # fmt: skip
-    template = request.template
-    form_links_check(account=account, templates=[template])
-    notification = notification_urls_clean(notification_url, recipients=1)[0]
-    campaign_name, tags = campaign_name_clean(campaign_name, list(tags) if tags is not None else None)
-    groups = _groups_clean(account=account, group_ids=group_ids)
-    with transaction.atomic():
-        campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
-        sending = Sending.objects.create(
-            account=account,
-            campaign=campaign,
-            channel=Channel.SMS,
-            status=SendingStatus.PENDING,
-            currency=account.currency,
-            tags=tags,
-            scheduled_at=schedule_at,
-            expires_at=expires_at,
-            options={
-                **sms_sending_options(
-                    request, source="group", split_parts=split_parts, trans=trans, flash=flash, certified=certified
-                ),
-                "notification_url": notification,
-                "fanout": {
-                    "group_ids": groups,
-                    "message": template.source,  # with its literal links shortened
-                    "message_options": {"flash": flash, "split_parts": split_parts},
-                },
-            },
+    messages are written by the chunk tasks (campaigns.fanout). See campaigns.sending.pipeline.plan."""
+    return pipeline.plan(
+        SendRequest(
+            channel=Channel.SMS, account=account, group_ids=group_ids, text=message, sender=sender,
+            encoding=encoding, parts=parts, schedule_at=schedule_at, expires_at=expires_at,
+            campaign_name=campaign_name, tags=list(tags) if tags is not None else None, trans=trans, flash=flash,
+            split_parts=split_parts, certified=certified, notification_url=notification_url,
+            available_times=available_times, source="group",
         )
-        plan = fanout_plan(sending=sending, group_ids=groups)
-        _group_send_affordable(account=account, sending=sending, recipients=plan.recipients, sms_template=template)
-        sending.options["fanout"]["chunks"] = plan.chunks
-        Sending.objects.filter(pk=sending.pk).update(options=sending.options)
-    return sending
-
-
-def _group_send_affordable(
-    *, account: Account, sending: Sending, recipients: int, sms_template: CompiledTemplate | None
-) -> None:
-    """Refuse (111) a group send the balance cannot pay even at the cheapest price (plus the
-    certification fee): the exact cost is only known per chunk, which debits it; this catches the
-    obvious case before any work. `sms_template` is None for email, which costs only the fee."""
-    if not recipients:
-        return
-    per_recipient = certification_fee(certified=bool(sending.options.get("certified")))
-    if sms_template is not None:
-        encoding = sending.options["encoding"]
-        minimum_parts = max(1, sms_encoding.measure(sms_template.render({}), encoding).parts)
-        per_recipient += sms_price_table(account=account).cheapest * minimum_parts
-    elif not per_recipient:
-        return
-    floor = per_recipient * recipients
-    if Account.objects.filter(pk=account.pk, balance__gte=floor).exists():
-        return
-    raise SendError(111)
+    )  # fmt: skip
 
 
 def mailing_group_send(
@@ -312,60 +239,14 @@ def mailing_group_send(
 ) -> Sending:
     """Send an email to every contact with an email in `group_ids` (None: all) except the
     blacklisted ones; validated like POST /mailing, written by the fan-out chunk tasks."""
-    if not isinstance(body, str) or not body.strip():
-        raise invalid("The body field is required.", field="body")
-    from_email, reply_to = mail_sender_clean(account=account, from_email=from_email, reply_to=reply_to)
-    subject = subject_clean(subject)
-    from_name = from_name_clean(from_name)
-    campaign_name, tags = campaign_name_clean(campaign_name, list(tags) if tags is not None else None)
-    # Checked now (unknown forms or files, filters); each chunk prepares the same body again.
-    body_template = mail_body_prepare(account=account, body=body).html
-    subject_template = template_compile(subject, field="subject")
-    if form_ids_of(subject_template):
-        raise invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.", field="subject")
-    groups = _groups_clean(account=account, group_ids=group_ids)
-    with transaction.atomic():
-        campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
-        sending = Sending.objects.create(
-            account=account,
-            campaign=campaign,
-            channel=Channel.MAILING,
-            status=SendingStatus.PENDING,
-            currency=account.currency,
-            tags=tags,
-            scheduled_at=schedule_at,
-            options={
-                **mail_sending_options(
-                    source="group",
-                    sender=from_email,
-                    from_name=from_name,
-                    reply_to=reply_to,
-                    certified=certified,
-                    track_opens=track_opens,
-                    track_clicks=track_clicks,
-                    templates=(body_template, subject_template),
-                ),
-                "fanout": {
-                    "group_ids": groups,
-                    "message": body,
-                    "subject": subject,
-                    "message_options": mail_message_options(
-                        from_name=from_name,
-                        reply_to=reply_to,
-                        cc=[],
-                        bcc=[],
-                        attachments=[],
-                        track_opens=track_opens,
-                        track_clicks=track_clicks,
-                    ),
-                },
-            },
+    return pipeline.plan(
+        SendRequest(
+            channel=Channel.MAILING, account=account, group_ids=group_ids, sender=from_email, reply_to=reply_to,
+            subject=subject, text=body, sender_name=from_name, schedule_at=schedule_at, campaign_name=campaign_name,
+            tags=list(tags) if tags is not None else None, certified=certified, track_opens=track_opens,
+            track_clicks=track_clicks, source="group",
         )
-        plan = fanout_plan(sending=sending, group_ids=groups)
-        _group_send_affordable(account=account, sending=sending, recipients=plan.recipients, sms_template=None)
-        sending.options["fanout"]["chunks"] = plan.chunks
-        Sending.objects.filter(pk=sending.pk).update(options=sending.options)
-    return sending
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from accounts.models import Account, LedgerReason
 from accounts.services import balance_credit, balance_debit
 from campaigns import outbox
 from campaigns.errors import SendError
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Sending, SendingStatus
 from campaigns.outbox import NewMessage, messages_insert
 from campaigns.sending.request import SendRequest, Target
 from campaigns.sending.validate import with_otp
@@ -51,6 +51,24 @@ def campaign_get_or_create(*, account: Account, name: str, tags: Sequence[str] =
         campaign.tags = [*campaign.tags, *missing]
         campaign.save(update_fields=["tags"])
     return campaign
+
+
+def sending_create(
+    request: SendRequest, *, campaign_name: str | None, tags: list[str], purpose: str, **fields: Any
+) -> Sending:
+    """The Sending of `request` (PENDING), in its campaign when it names one."""
+    account = request.account
+    campaign = campaign_get_or_create(account=account, name=campaign_name, tags=tags) if campaign_name else None
+    return Sending.objects.create(
+        account=account,
+        campaign=campaign,
+        channel=request.channel,
+        status=SendingStatus.PENDING,
+        purpose=purpose,
+        tags=tags,
+        scheduled_at=request.schedule_at,
+        **fields,
+    )
 
 
 def message_new(

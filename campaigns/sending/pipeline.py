@@ -21,15 +21,20 @@ from typing import Any, Final, Protocol
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Channel, Sending, SendingStatus
+from accounts.models import Account
+from campaigns.errors import SendError
+from campaigns.fanout import fanout_plan
+from campaigns.models import Channel, Sending
 from campaigns.outbox import NewMessage
+from campaigns.pricing import certification_fee
 from campaigns.sending import audience, persist, suppress
 from campaigns.sending.channels import channel_spec
 from campaigns.sending.channels import email as email_channel
 from campaigns.sending.channels import sms as sms_channel
 from campaigns.sending.request import SendRequest, Target
 from campaigns.sending.results import SendOutcome, first_error_raise, outcome
-from campaigns.sending.validate import otp_codes_issue
+from campaigns.sending.validate import invalid, otp_codes_issue
+from contacts.models import Group
 from otp.services import OtpConfig
 
 
@@ -96,22 +101,14 @@ def run(request: SendRequest) -> SendOutcome:
             first_error_raise(targets)
         currency = module.price(prepared, accepted)
         cost = sum((target.cost for target in accepted), Decimal(0))
-        campaign = (
-            persist.campaign_get_or_create(account=account, name=prepared.campaign_name, tags=prepared.tags)
-            if prepared.campaign_name
-            else None
-        )
-        sending = Sending.objects.create(
-            account=account,
-            campaign=campaign,
-            channel=request.channel,
-            status=SendingStatus.PENDING,
+        sending = persist.sending_create(
+            request,
+            campaign_name=prepared.campaign_name,
+            tags=prepared.tags,
             purpose=prepared.purpose,
             total=len(accepted),
             cost=cost,
             currency=currency,
-            tags=prepared.tags,
-            scheduled_at=request.schedule_at,
             **module.sending_fields(prepared, accepted),
         )
         audience.contacts_create_missing(account=account, column=column, targets=accepted)
@@ -139,3 +136,51 @@ def run(request: SendRequest) -> SendOutcome:
         expires_at=request.expires_at,
         with_parts=module.WITH_PARTS,
     )
+
+
+def plan(request: SendRequest) -> Sending:
+    """A group send: every contact with the channel's address in `request.group_ids` (None: all
+    contacts), validated like the list send of the channel; the Sending and its fan-out chunks are
+    created here, the messages by the chunk tasks (campaigns.fanout), which run the same rules."""
+    module: Any = CHANNEL_MODULES[request.channel]
+    account = request.account
+    cleaned = module.plan_clean(request)
+    groups = _groups_clean(account=account, group_ids=request.group_ids)
+    cleaned.options["fanout"]["group_ids"] = groups
+    with transaction.atomic():
+        sending = persist.sending_create(
+            request,
+            campaign_name=cleaned.campaign_name,
+            tags=cleaned.tags,
+            purpose=request.purpose,
+            currency=account.currency,
+            expires_at=request.expires_at,
+            options=cleaned.options,
+        )
+        fanout = fanout_plan(sending=sending, group_ids=groups)
+        floor = module.cheapest_per_recipient(cleaned, account=account) + certification_fee(certified=request.certified)
+        _group_send_affordable(account=account, recipients=fanout.recipients, per_recipient=floor)
+        sending.options["fanout"]["chunks"] = fanout.chunks
+        Sending.objects.filter(pk=sending.pk).update(options=sending.options)
+    return sending
+
+
+def _groups_clean(*, account: Account, group_ids: Sequence[int] | None) -> list[int] | None:
+    if group_ids is None:
+        return None
+    ids = sorted({int(group_id) for group_id in group_ids})
+    found = set(Group.objects.filter(account=account, pk__in=ids).values_list("pk", flat=True))
+    if not ids or found != set(ids):
+        raise invalid("The selected groups are invalid.", field="groups")
+    return ids
+
+
+def _group_send_affordable(*, account: Account, recipients: int, per_recipient: Decimal) -> None:
+    """Refuse (111) a group send the balance cannot pay even at the cheapest price (plus the
+    certification fee): the exact cost is only known per chunk, which debits it; this catches the
+    obvious case before any work."""
+    if not recipients or not per_recipient:
+        return
+    if Account.objects.filter(pk=account.pk, balance__gte=per_recipient * recipients).exists():
+        return
+    raise SendError(111)

@@ -24,10 +24,9 @@ class SendRequest:
     channel: str  # a Channel value
     account: Account
     # The audience: `recipients` (addresses as given) for a list send, `group_ids` for a group send
-    # (None with `all_contacts`: every contact of the account with the channel's address).
+    # (None: every contact of the account with the channel's address).
     recipients: Any = None
     group_ids: Sequence[int] | None = None
-    all_contacts: bool = False
     text: Any = None  # the SMS message or the email body (HTML)
     subject: Any = None
     sender: Any = None  # SMS: the `from`; email: the fromEmail

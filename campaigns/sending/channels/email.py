@@ -398,3 +398,52 @@ def message(
         status=status,
         due_at=due_at,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The channel, for group sends (the messages are written by the fan-out chunks)
+
+
+@dataclass(frozen=True)
+class EmailPlan:
+    campaign_name: str | None
+    tags: list[str]
+    options: dict[str, Any]  # the Sending's options, with the fan-out's own
+
+
+def plan_clean(request: SendRequest) -> EmailPlan:
+    """A group send validated like POST /mailing (the same order of refusals)."""
+    account, body = request.account, request.text
+    if not isinstance(body, str) or not body.strip():
+        raise invalid("The body field is required.", field="body")
+    sender, reply_to = mail_sender_clean(account=account, from_email=request.sender, reply_to=request.reply_to)
+    subject = subject_clean(request.subject)
+    from_name = from_name_clean(request.sender_name)
+    campaign_name, tags = campaign_name_clean(request.campaign_name, request.tags)
+    # Checked now (unknown forms or files, filters); each chunk prepares the same body again.
+    body_template = mail_body_prepare(account=account, body=body).html
+    subject_template = template_compile(subject, field="subject")
+    if form_ids_of(subject_template):
+        raise invalid("The subject cannot hold a form link; put {FORM_<id>} in the body.", field="subject")
+    track_opens, track_clicks = request.track_opens, request.track_clicks
+    options = {
+        **mail_sending_options(
+            source="group", sender=sender, from_name=from_name, reply_to=reply_to, certified=request.certified,
+            track_opens=track_opens, track_clicks=track_clicks, templates=(body_template, subject_template),
+        ),
+        "fanout": {
+            "group_ids": None,  # set by the pipeline once the groups are checked
+            "message": body,
+            "subject": subject,
+            "message_options": mail_message_options(
+                from_name=from_name, reply_to=reply_to, cc=[], bcc=[], attachments=[], track_opens=track_opens,
+                track_clicks=track_clicks,
+            ),
+        },
+    }  # fmt: skip
+    return EmailPlan(campaign_name, tags, options)
+
+
+def cheapest_per_recipient(plan: EmailPlan, *, account: Account) -> Decimal:
+    """An email costs nothing but the certification fee (added by the pipeline)."""
+    return Decimal(0)

@@ -305,3 +305,48 @@ def message(
 
 def message_options(prepared: SmsPrepared) -> dict[str, Any]:
     return {"flash": prepared.request.flash, "split_parts": prepared.request.split_parts}
+
+
+# ---------------------------------------------------------------------------------------------
+# The channel, for group sends (the messages are written by the fan-out chunks)
+
+
+@dataclass(frozen=True)
+class SmsPlan:
+    campaign_name: str | None
+    tags: list[str]
+    options: dict[str, Any]  # the Sending's options, with the fan-out's own
+    template: CompiledTemplate
+    encoding: str
+
+
+def plan_clean(request: SendRequest) -> SmsPlan:
+    """A group send validated like POST /sms (the same order of refusals)."""
+    account = request.account
+    sms = sms_request_clean(
+        message=request.text, sender=request.sender, encoding=request.encoding, parts=request.parts,
+        schedule_at=request.schedule_at, expires_at=request.expires_at, available_times=request.available_times,
+        account=account,
+    )  # fmt: skip
+    form_links_check(account=account, templates=[sms.template])
+    notification = notification_urls_clean(request.notification_url, recipients=1)[0]
+    campaign_name, tags = campaign_name_clean(request.campaign_name, request.tags)
+    flash, split_parts = request.flash, request.split_parts
+    options = {
+        **sms_sending_options(
+            sms, source="group", split_parts=split_parts, trans=request.trans, flash=flash, certified=request.certified
+        ),
+        "notification_url": notification,
+        "fanout": {
+            "group_ids": None,  # set by the pipeline once the groups are checked
+            "message": sms.template.source,  # with its literal links shortened
+            "message_options": {"flash": flash, "split_parts": split_parts},
+        },
+    }
+    return SmsPlan(campaign_name, tags, options, sms.template, sms.encoding)
+
+
+def cheapest_per_recipient(plan: SmsPlan, *, account: Account) -> Decimal:
+    """The least one recipient can cost (the cheapest price x the fewest parts), for the balance check."""
+    minimum_parts = max(1, sms_encoding.measure(plan.template.render({}), plan.encoding).parts)
+    return sms_price_table(account=account).cheapest * minimum_parts
