@@ -8,8 +8,14 @@ task per recipient). Each task, `fanout_chunk_run(chunk_id)`:
 
 - locks its FanoutChunk row (a duplicate run waits on the lock, then sees it DONE and stops);
 - streams the chunk's contacts by key range (`id > last_id ORDER BY id LIMIT BATCH_SIZE`) with
-  the group membership as EXISTS, the blacklist as an SQL anti-join (NOT EXISTS) and only the
-  columns the template uses (custom fields read as `custom_fields ->> key` in SQL);
+  the group membership as EXISTS, the blacklist as an SQL anti-join (NOT EXISTS: the
+  `exclusion()` of campaigns.sending.suppress.BlacklistRule) and only the columns the template
+  uses (custom fields read as `custom_fields ->> key` in SQL);
+- runs the pipeline's other rules (campaigns.sending.suppress.rules_for: consent, holdout, caps,
+  quiet hours once compliance plugs them in) over each fetched batch, one judgement per rule per
+  batch: a held row is written `scheduled` until the rule allows it, a skipped one at cost 0 and
+  then rejected with its reason (a `rejected` event), exactly as in list sends; with no such rule
+  the batch goes straight to the hot loop;
 - holds its account's contact deletes until it commits (one shared advisory lock, see
   `contact_deletes_fence`: Message.contact has no per-row foreign-key trigger), so a contact
   deleted meanwhile never leaves a dangling id;
@@ -34,6 +40,7 @@ cannot pay is marked FAILED ("Not enough credits") and writes nothing.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -60,10 +67,12 @@ from campaigns.outbox import (
 )
 from campaigns.personalisation import CONTACT_FIELDS, html_escaped, mail_options
 from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
+from campaigns.sending import persist, suppress
 from campaigns.sending.audience import contact_deletes_fence
-from campaigns.sending.channels import address_column, blacklist_type
+from campaigns.sending.channels import address_column
 from campaigns.sending.persist import account_debit
-from contacts.models import BlacklistEntry, Contact, Membership
+from compliance.protocol import Candidate, Rule, RuleContext, Skip, rules_judge
+from contacts.models import Contact, Membership
 from content.email import (
     TEXT_BODY_OPTION,
     Signers,
@@ -74,6 +83,7 @@ from content.email import (
 )
 from content.links import form_signer
 from messaging import encoding as sms_encoding
+from messaging.models import MessageStatus
 from messaging.rendering import compile_template
 from messaging.scheduling import message_initial_state
 from tracking.links import unsubscribe_signer, unsubscribe_url
@@ -168,7 +178,8 @@ class NotEnoughCredit(Exception):
 @dataclass
 class ChunkTotals:
     messages: int = 0
-    skipped: int = 0
+    skipped: int = 0  # not written: the rendered SMS cannot go (parts, encoding)
+    rejected: int = 0  # written, then rejected by a compliance rule (counted in `messages`)
     sms_parts: int = 0
     cost: Decimal = Decimal(0)
 
@@ -240,15 +251,15 @@ class _Renderer:
         self.fee = certification_fee(certified=bool(options.get("certified")))
         self.message_options = dict(fanout.get("message_options") or {})
 
-    def contacts(self, *, after_id: int, last_id: int) -> Any:
-        """The query of the chunk's next batch: key range, group EXISTS, blacklist NOT EXISTS."""
+    def contacts(self, *, after_id: int, last_id: int, exclusions: Sequence[Exists] = ()) -> Any:
+        """The query of the chunk's next batch: key range, group EXISTS, and NOT EXISTS for each
+        rule that excludes in SQL (the blacklist: campaigns.sending.suppress.chunk_split)."""
         column = address_column(self.channel)
-        blacklisted = BlacklistEntry.objects.filter(
-            account_id=self.sending.account_id, type=blacklist_type(self.channel), recipient=OuterRef(column)
-        )
         contacts = Contact.objects.filter(
             account_id=self.sending.account_id, id__gt=after_id, id__lte=last_id, **{f"{column}__isnull": False}
-        ).exclude(Exists(blacklisted))
+        )
+        for exclusion in exclusions:
+            contacts = contacts.exclude(exclusion)
         if self.group_ids is not None:
             # The id range, redundant with contact_id = pk, lets PostgreSQL read only this chunk's
             # slice of the (group, contact) index instead of hashing the group's every membership
@@ -280,21 +291,34 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     renderer = _Renderer(sending)
     now = timezone.now()
     status, due_at = _release(sending, now)
-    sink = (_CopySink if outbox.use_copy() else _OrmSink)(sending, renderer, status, due_at, now)
+    sink_class = _CopySink if outbox.use_copy() else _OrmSink
+    sink = sink_class(sending, renderer, status, due_at, now)
+    # The pipeline's rules (campaigns.sending.suppress): the blacklist as NOT EXISTS in the batch
+    # query, every other rule over each fetched batch (one query per rule per batch).
+    ctx = suppress.context(
+        account_id=sending.account_id, channel=sending.channel, purpose=sending.purpose, now=due_at,
+        ignore_holdout=bool(sending.options.get("ignore_holdout")),
+    )  # fmt: skip
+    exclusions, judged = suppress.chunk_split(suppress.rules_for(ctx), ctx, column=address_column(sending.channel))
     price_counts: dict[tuple[str | None, int], int] = {}
     after_id = chunk.after_contact_id
     while True:
-        rows = renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id)
+        rows = renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id, exclusions=exclusions)
         if not rows:
             break
-        after_id = rows[-1][0]
-        ids = public_ids_generate(len(rows))
+        after_id, fetched = rows[-1][0], len(rows)
+        ids = public_ids_generate(fetched)
+        if judged:
+            rows, ids = _rules_apply(
+                rows, ids, rules=judged, ctx=ctx, renderer=renderer, sink_class=sink_class, totals=totals,
+                price_counts=price_counts, status=status, due_at=due_at, now=now,
+            )  # fmt: skip
         with sink.open():
             for start in range(0, len(rows), COPY_SLICE):
                 end = start + COPY_SLICE
                 _render_rows(rows[start:end], renderer, sink, totals, price_counts, ids=ids[start:end])
                 sink.flush()
-        if len(rows) < BATCH_SIZE:
+        if fetched < BATCH_SIZE:
             break
     fee = renderer.fee
     if renderer.prices is not None:
@@ -313,7 +337,58 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
             cost=F("cost") + totals.cost,
             updated_at=now,
         )
+    if totals.rejected:  # after the total grows, so the sending cannot look finished too early
+        persist.rejections_progress(sending_id=sending.pk, count=totals.rejected, now=now)
     return totals
+
+
+def _rules_apply(
+    rows: list[tuple],
+    ids: list[str],
+    *,
+    rules: Sequence[Rule],
+    ctx: RuleContext,
+    renderer: _Renderer,
+    sink_class: type[_CopySink] | type[_OrmSink],
+    totals: ChunkTotals,
+    price_counts: dict[tuple[str | None, int], int],
+    status: str,
+    due_at: datetime,
+    now: datetime,
+) -> tuple[list[tuple], list[str]]:
+    """Judge one fetched batch with the rules; write the held rows (scheduled until the rule's
+    instant, the reason in options["held"]) and the skipped ones (cost 0, then a `rejected` event
+    with the reason, like list sends: campaigns.sending.persist). Returns the rows that go as usual."""
+    candidates = [Candidate(contact_id=row[0], address=row[1], country=row[2]) for row in rows]
+    verdicts = rules_judge(rules, ctx, candidates)
+    free_rows: list[tuple] = []
+    free_ids: list[str] = []
+    held: dict[tuple[datetime, str], list[int]] = defaultdict(list)
+    skipped: list[int] = []
+    for index, verdict in enumerate(verdicts):
+        if verdict is None:
+            free_rows.append(rows[index])
+            free_ids.append(ids[index])
+        elif isinstance(verdict, Skip):
+            skipped.append(index)
+        else:
+            held[(max(verdict.until, due_at), verdict.reason)].append(index)
+    for (until, reason), indexes in held.items():
+        options = {persist.HELD_OPTION: {"reason": reason, "until": until.isoformat()}}
+        sink = sink_class(renderer.sending, renderer, MessageStatus.SCHEDULED, until, now, extra_options=options)
+        _render_rows([rows[i] for i in indexes], renderer, sink, totals, price_counts, ids=[ids[i] for i in indexes])
+        sink.flush()
+    if skipped:
+        sink = sink_class(renderer.sending, renderer, status, due_at, now)
+        reasons = {ids[i]: verdicts[i].reason for i in skipped}
+        written = _render_rows(
+            [rows[i] for i in skipped], renderer, sink, totals, price_counts, ids=[ids[i] for i in skipped], free=True
+        )
+        sink.flush()
+        rejections = [(row[0], reasons[row[0]]) for row in written]
+        persist.rejections_record(sending_id=renderer.sending.pk, rejections=rejections, now=now, progress=False)
+        totals.rejected += len(rejections)
+    return free_rows, free_ids
 
 
 def _release(sending: Sending, now: datetime) -> tuple[str, datetime]:
@@ -333,10 +408,12 @@ def _render_rows(
     price_counts: dict[tuple[str | None, int], int],
     *,
     ids: Sequence[str] | None = None,
-) -> None:
+    free: bool = False,
+) -> list[tuple]:
     """The hot loop: one render and one segment count per row, no ORM object, no query. Rows go
     to the sink as (public id, contact id, recipient, body, parts, cost, subject, unsubscribe,
-    plain-text alternative). `ids`: the rows' public ids (generated here when not given)."""
+    plain-text alternative), and are returned. `ids`: the rows' public ids (generated here when
+    not given). `free`: rows a rule rejected: written at cost 0, not priced, their parts not counted."""
     ids = public_ids_generate(len(rows)) if ids is None else ids
     names = renderer.variables
     render = renderer.body.render
@@ -347,7 +424,7 @@ def _render_rows(
         signer = unsubscribe_signer()
         signers = Signers.create()
         email, track_opens, track_clicks = renderer.email, renderer.track_opens, renderer.track_clicks
-        cost = str(renderer.fee)
+        cost = "0" if free else str(renderer.fee)
         for public_id, row in zip(ids, rows, strict=True):
             own = dict(zip(names, row[3:], strict=True))
             unsubscribe = unsubscribe_url(public_id, signer=signer)
@@ -365,7 +442,7 @@ def _render_rows(
             append((public_id, row[0], row[1], body, 1, cost, render_subject(own), unsubscribe, text))
         sink.add_rows(out)
         totals.messages += len(out)
-        return
+        return out
     encoding, max_parts, trans = renderer.encoding, renderer.max_parts, renderer.trans
     measure, translate = sms_encoding.measure, sms_encoding.translate
     prices, fee = renderer.prices, renderer.fee
@@ -388,6 +465,9 @@ def _render_rows(
         if sms.unsupported or not 0 < parts <= max_parts:
             skipped += 1
             continue
+        if free:
+            append((public_id, row[0], row[1], body, parts, "0", "", "", ""))
+            continue
         key = (row[2], parts)
         cost = cost_text.get(key)
         if cost is None:
@@ -399,6 +479,7 @@ def _render_rows(
     totals.messages += len(out)
     totals.sms_parts += parts_total
     totals.skipped += skipped
+    return out
 
 
 def _mail_row_options(base: Mapping[str, Any], unsubscribe: str, text_body: str) -> dict[str, Any]:
@@ -414,7 +495,15 @@ class _CopySink:
         "due_at", "notification_url", "certified", *INITIAL_COLUMNS,
     )  # fmt: skip
 
-    def __init__(self, sending: Sending, renderer: _Renderer, status: str, due_at: datetime, now: datetime):
+    def __init__(
+        self,
+        sending: Sending,
+        renderer: _Renderer,
+        status: str,
+        due_at: datetime,
+        now: datetime,
+        extra_options: Mapping[str, Any] | None = None,
+    ):
         options = sending.options
         constants = (
             sending.account_id,
@@ -432,8 +521,8 @@ class _CopySink:
         )  # fmt: skip
         self.suffix = "\t" + "\t".join(copy_value(value) for value in constants) + "\n"
         self.is_mail = renderer.is_mail
-        self.base_options = renderer.message_options
-        self.options_text = copy_value(renderer.message_options)
+        self.base_options = {**renderer.message_options, **(extra_options or {})}
+        self.options_text = copy_value(self.base_options)
         self.statement = copy_statement(self.COLUMNS + self.CONSTANT_COLUMNS)
         self.lines: list[str] = []
         self.copy: Any = None  # psycopg's Copy while open() is active
@@ -479,8 +568,17 @@ class _CopySink:
 class _OrmSink:
     """The portable (SQLite) path: the same rows through bulk_create."""
 
-    def __init__(self, sending: Sending, renderer: _Renderer, status: str, due_at: datetime, now: datetime):
+    def __init__(
+        self,
+        sending: Sending,
+        renderer: _Renderer,
+        status: str,
+        due_at: datetime,
+        now: datetime,
+        extra_options: Mapping[str, Any] | None = None,
+    ):
         options = sending.options
+        self.base_options = {**renderer.message_options, **(extra_options or {})}
         self.sending = sending
         self.renderer = renderer
         self.status, self.due_at = status, due_at
@@ -495,11 +593,7 @@ class _OrmSink:
     def add_rows(self, rows: list[tuple]) -> None:
         renderer, sending = self.renderer, self.sending
         for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe, text in rows:
-            options = (
-                _mail_row_options(renderer.message_options, unsubscribe, text)
-                if renderer.is_mail
-                else renderer.message_options
-            )
+            options = _mail_row_options(self.base_options, unsubscribe, text) if renderer.is_mail else self.base_options
             self.messages.append(
                 NewMessage(
                     public_id=public_id,

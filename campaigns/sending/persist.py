@@ -30,6 +30,8 @@ from campaigns.outbox import NewMessage, messages_insert
 from campaigns.sending.request import SendRequest, Target
 from campaigns.sending.validate import with_otp
 from compliance.protocol import Hold
+from messaging.dispatch import sendings_progress
+from messaging.events import events_record
 from messaging.models import EventType, MessageStatus
 from messaging.providers.base import DeliveryEvent
 
@@ -116,14 +118,14 @@ def held_state(
     return MessageStatus.SCHEDULED, until, {**options, HELD_OPTION: {"reason": hold.reason, "until": until.isoformat()}}
 
 
-def rejections_record(*, sending_id: int, rejections: Sequence[tuple[str, str]], now: datetime) -> None:
+def rejections_record(
+    *, sending_id: int, rejections: Sequence[tuple[str, str]], now: datetime, progress: bool = True
+) -> None:
     """Move the messages a rule skipped, (public id, reason) each, to `rejected` with their event,
-    and count them as processed (they never reach the dispatcher)."""
+    and count them as processed (they never reach the dispatcher; `progress` False: the caller
+    counts them itself, once the sending's total includes them)."""
     if not rejections:
         return
-    from messaging.dispatch import sendings_progress
-    from messaging.events import events_record
-
     events_record(
         events=[
             DeliveryEvent(
@@ -137,7 +139,14 @@ def rejections_record(*, sending_id: int, rejections: Sequence[tuple[str, str]],
             for public_id, reason in rejections
         ]
     )
-    sendings_progress(processed={sending_id: len(rejections)}, now=now)
+    if progress:
+        rejections_progress(sending_id=sending_id, count=len(rejections), now=now)
+
+
+def rejections_progress(*, sending_id: int, count: int, now: datetime) -> None:
+    """Count rejected messages as processed (messaging.dispatch.sendings_progress), as the dispatcher
+    counts the messages that leave the outbox."""
+    sendings_progress(processed={sending_id: count}, now=now)
 
 
 def messages_persist(
