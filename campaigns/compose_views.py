@@ -29,9 +29,9 @@ from campaigns.compose_selectors import (
     pasted_split,
     recipient_normalise,
 )
-from campaigns.landing import LANDING_MAX_PARTS, landing_sms_send
 from campaigns.models import Channel, Sending
 from campaigns.sending.channels import address_column
+from campaigns.sending.channels.landing import LANDING_MAX_PARTS, landing_sms_send
 from campaigns.services import (
     SendError,
     SendOutcome,

@@ -131,7 +131,7 @@ def sms_send(
     purpose: str = Purpose.MARKETING,
 ) -> SendOutcome:
     """POST /sms: one message per valid recipient, priced per part (plus the certification fee when
-    `certified`) and paid from the balance. Landing SMS (campaigns.landing.landing_sms_send) comes
+    `certified`) and paid from the balance. Landing SMS (campaigns.sending.channels.landing.landing_sms_send) comes
     through here too, on its own `channel`, with `land_url(public id)` giving each recipient's {LAND_URL}.
     The work is the pipeline's (campaigns.sending.pipeline.run with the SMS channel module)."""
     return pipeline.run(

@@ -1,5 +1,5 @@
 """REST API: landing SMS, the URL shortener and the image generator (spec sections "Landing SMS",
-"URL Shortener", "Image generator"). Thin views over campaigns.landing and tracking.services."""
+"URL Shortener", "Image generator"). Thin views over campaigns.sending.channels.landing and tracking.services."""
 
 from typing import Any
 
@@ -18,8 +18,8 @@ from campaigns.api import (
     _spec_errors,
     _trans,
 )
-from campaigns.landing import landing_sms_send
 from campaigns.models import Channel
+from campaigns.sending.channels.landing import landing_sms_send
 from config.api import ApiErrorSerializer, ApiView, BodyReader, data_response, json_object, validation_error
 from tracking import services
 

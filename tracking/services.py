@@ -1,4 +1,4 @@
-"""Short links, tracking events, unsubscribes and image uploads (landing SMS: campaigns.landing).
+"""Short links, tracking events, unsubscribes and image uploads (landing SMS: campaigns.sending.channels.landing).
 
 Decisions where the spec is silent:
 - Short codes are 8 characters: a digit, then 7 of [0-9A-Za-z] (about 3.5e13 codes, drawn with

@@ -2,7 +2,7 @@
 
 import pytest
 
-from campaigns.landing import landing_sms_send
+from campaigns.sending.channels.landing import landing_sms_send
 from contacts.models import BlacklistEntry, Contact
 from messaging.models import Event
 from tests.browser.conftest import screenshot

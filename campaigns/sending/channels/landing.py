@@ -1,8 +1,9 @@
 """Landing SMS (POST /landingsms and the compose page): an SMS per recipient whose {LAND_URL} is
 that recipient's own short link to a hosted landing page (tracking.views serves it).
 
-It goes through the same SMS accept path (campaigns.services.sms_send) on its own channel, with a
-personal short link per recipient written in the send's transaction.
+The channel is SMS (campaigns.sending.channels.sms: clean, render, measure, price) on its own
+`landing` channel, with the landing limits (parts 1-8, {LAND_URL} required) and a personal short
+link per recipient, written in the send's transaction with the messages (pipeline.run).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from django.db import transaction
 from accounts.models import Account
 from campaigns.errors import SendError
 from campaigns.models import Channel, Sending
-from campaigns.services import SUPPORTED_RESERVED, SendOutcome, sms_send
+from campaigns.sending import pipeline
+from campaigns.sending.request import SendRequest
+from campaigns.sending.results import SendOutcome
+from campaigns.sending.validate import SUPPORTED_RESERVED
 from content.email import EmailTemplateError, custom_links_replace
 from content.selectors import template_body_for_send
 from messaging.rendering import UnknownFilter, compile_template
@@ -105,12 +109,14 @@ def landing_sms_send(
         return short_url(codes[public_id])
 
     with transaction.atomic():
-        outcome = sms_send(
-            account=account, message=message, to=to, sender=sender, encoding=encoding, schedule_at=schedule_at,
-            expires_at=expires_at, parts=parts, split_parts=split_parts, notification_url=notification_url,
-            trans=trans, campaign_name=campaign_name, tags=tags, certified=certified, sub=sub, flash=flash,
-            channel=Channel.LANDING, parts_limit=LANDING_MAX_PARTS, land_url=land_url,
-            supported_reserved=SUPPORTED_RESERVED | {"LAND_URL"},
+        outcome = pipeline.run(
+            SendRequest(
+                channel=Channel.LANDING, account=account, recipients=to, text=message, sender=sender,
+                encoding=encoding, schedule_at=schedule_at, expires_at=expires_at, parts=parts,
+                split_parts=split_parts, notification_url=notification_url, trans=trans, campaign_name=campaign_name,
+                tags=tags, certified=certified, sub=sub, flash=flash, parts_limit=LANDING_MAX_PARTS,
+                land_url=land_url, supported_reserved=SUPPORTED_RESERVED | {"LAND_URL"},
+            )
         )  # fmt: skip
         subs = sub if isinstance(sub, list) else None
         ShortLink.objects.bulk_create(
