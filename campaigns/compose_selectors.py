@@ -15,13 +15,17 @@ from typing import Any, Final
 
 from django.db import connection
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.models import Channel
 from campaigns.personalisation import contact_values, html_escaped
 from campaigns.pricing import COST_QUANTUM, phone_country, sms_price_table
+from campaigns.sending import suppress
 from campaigns.sending.channels import address_column, blacklist_type
+from campaigns.sending.suppress import BlacklistRule
 from campaigns.services import MAX_RECIPIENTS, OTP_RESERVED, SUPPORTED_RESERVED, SendError, template_compile
+from compliance.protocol import Candidate, Purpose, RuleContext
 from contacts.models import BlacklistEntry, Contact, Membership
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from messaging import encoding as sms_encoding
@@ -67,6 +71,10 @@ def _label(row: dict[str, Any], column: str) -> str:
     return f"{name} <{row[column]}>" if name else str(row[column])
 
 
+def _rule_context(*, account: Account, channel: str) -> RuleContext:
+    return suppress.context(account_id=account.pk, channel=channel, purpose=Purpose.MARKETING, now=timezone.now())
+
+
 def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[int] | None) -> Audience:
     """Contacts of `group_ids` (None: every contact) with the channel's address, less the channel's
     blacklist: the recipients a group send's fan-out writes.
@@ -105,8 +113,10 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
         members = members.filter(
             Exists(Membership.objects.filter(contact_id=OuterRef("pk"), group_id__in=list(group_ids)))
         )
-    listed = BlacklistEntry.objects.filter(account=account, type=blacklist_type(channel), recipient=OuterRef(column))
-    samples = members.exclude(Exists(listed)).order_by("pk").values(*_CONTACT_COLUMNS)[:SAMPLE_LIMIT]
+    exclusion = BlacklistRule().exclusion(_rule_context(account=account, channel=channel), column=column)
+    if exclusion is not None:
+        members = members.exclude(exclusion)
+    samples = members.order_by("pk").values(*_CONTACT_COLUMNS)[:SAMPLE_LIMIT]
     audience.samples = [(f"c{row['id']}", _label(row, column)) for row in samples]
     return audience
 
@@ -132,11 +142,13 @@ def audience_for_list(*, account: Account, channel: str, contact_ids: Sequence[i
         except InvalidRecipient:
             audience.invalid.append(raw)
     audience.found = len(keys)
-    listed = set(
-        BlacklistEntry.objects.filter(
-            account=account, type=blacklist_type(channel), recipient__in=set(keys)
-        ).values_list("recipient", flat=True)
+    # The send's own blacklist rule (campaigns.sending.suppress), over each distinct address once.
+    distinct = list(dict.fromkeys(keys))
+    verdicts = BlacklistRule().judge(
+        _rule_context(account=account, channel=channel),
+        [Candidate(contact_id=None, address=key, country=None) for key in distinct],
     )
+    listed = {distinct[index] for index in verdicts}
     seen: set[str] = set()
     for key in keys:
         if key in listed:
