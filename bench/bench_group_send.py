@@ -150,14 +150,14 @@ def truncate_messages() -> None:
 
 def run_fanout(account_id: int, group_id: int, workers: int, database: str) -> dict:
     from accounts.models import Account
-    from campaigns import fanout
+    from campaigns import fanout, outbox
     from campaigns.models import FanoutChunk
     from campaigns.services import sms_group_send
 
     account = Account.objects.get(pk=account_id)
     # The chunk tasks run in this script's worker processes below, not through a django-q2 broker.
     fanout._enqueue_on_commit = lambda chunk_ids: None
-    fanout.dispatch_kick_on_commit = lambda: None
+    outbox.dispatch_kick_on_commit = lambda: None
     server_before, client_before = _backend_cpu(), _own_cpu()
     started = time.perf_counter()
     sending = sms_group_send(account=account, group_ids=[group_id], message=TEMPLATE, sender="BENCH")
@@ -203,10 +203,10 @@ def _own_peak_rss_mb() -> float:
 
 
 def run_chunks(chunk_ids: list[int]) -> None:
-    from campaigns import fanout
+    from campaigns import fanout, outbox
 
     # No dispatcher runs here: waking one (a broker message per chunk) would only pile up.
-    fanout.dispatch_kick_on_commit = lambda: None
+    outbox.dispatch_kick_on_commit = lambda: None
     server_before, client_before = _backend_cpu(), _own_cpu()
     for chunk_id in chunk_ids:
         fanout.fanout_chunk_run(chunk_id)
@@ -246,7 +246,7 @@ def run_naive(account_id: int, group_id: int, size: int) -> float:
     """Per recipient: a blacklist query, render, measure, Message.objects.create."""
     from django.utils import timezone
 
-    from campaigns.fanout import public_ids_generate
+    from campaigns.outbox import public_ids_generate
     from contacts.models import BlacklistEntry, Contact
     from messaging.encoding import measure
     from messaging.models import Message
@@ -283,7 +283,7 @@ def run_bulk_create(account_id: int, group_id: int, size: int) -> float:
     """The same work with values() rows, the blacklist as one set, and bulk_create."""
     from django.utils import timezone
 
-    from campaigns.fanout import public_ids_generate
+    from campaigns.outbox import public_ids_generate
     from contacts.models import BlacklistEntry
     from messaging.encoding import measure
     from messaging.models import Message

@@ -60,9 +60,9 @@ def run(recipients: int, repeat: int) -> None:
     from django.test import Client
 
     from accounts.services import api_user_provision
-    from campaigns import fanout
+    from campaigns import outbox
 
-    fanout.dispatch_kick_on_commit = lambda: None  # no dispatcher runs in this benchmark
+    outbox.dispatch_kick_on_commit = lambda: None  # no dispatcher runs in this benchmark
     password = "bench-password-0123456789"
     api_user_provision(username="bench", api_password=password, account_name="Bench", balance=Decimal("1000000"))
     client = Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"bench:{password}".encode()).decode())

@@ -15,13 +15,18 @@ from typing import Any, Final
 
 from django.db import connection
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from accounts.models import Account
-from campaigns.fanout import contact_values, html_escaped
 from campaigns.models import Channel
+from campaigns.personalisation import contact_values, html_escaped
 from campaigns.pricing import COST_QUANTUM, phone_country, sms_price_table
+from campaigns.sending import suppress
+from campaigns.sending.channels import address_column, blacklist_type
+from campaigns.sending.suppress import BlacklistRule
 from campaigns.services import MAX_RECIPIENTS, OTP_RESERVED, SUPPORTED_RESERVED, SendError, template_compile
-from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
+from compliance.protocol import Candidate, Purpose, RuleContext
+from contacts.models import BlacklistEntry, Contact, Membership
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from messaging import encoding as sms_encoding
 
@@ -30,14 +35,6 @@ AUTO_ENCODING: Final = "auto"
 ENCODING_LABELS: Final = {sms_encoding.GSM: "GSM-7", sms_encoding.GSM_PT: "GSM-PT", sms_encoding.UTF_16: "UTF-16"}
 _SEPARATORS = re.compile(r"[\s,;]+")
 _CONTACT_COLUMNS: Final = ("id", "name", "surname", "email", "phone", "landline", "country_iso", "external_id")
-
-
-def channel_column(channel: str) -> str:
-    return "email" if channel == Channel.MAILING else "phone"
-
-
-def channel_blacklist(channel: str) -> str:
-    return BlacklistType.MAILING if channel == Channel.MAILING else BlacklistType.SMS
 
 
 def pasted_split(text: str) -> list[str]:
@@ -74,6 +71,10 @@ def _label(row: dict[str, Any], column: str) -> str:
     return f"{name} <{row[column]}>" if name else str(row[column])
 
 
+def _rule_context(*, account: Account, channel: str) -> RuleContext:
+    return suppress.context(account_id=account.pk, channel=channel, purpose=Purpose.MARKETING, now=timezone.now())
+
+
 def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[int] | None) -> Audience:
     """Contacts of `group_ids` (None: every contact) with the channel's address, less the channel's
     blacklist: the recipients a group send's fan-out writes.
@@ -82,7 +83,7 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
     so it never doubles a row) and the groups as a semi-join, both hashed by PostgreSQL; the ORM's
     EXISTS inside a filtered COUNT would probe the blacklist once per contact.
     """
-    column = channel_column(channel)
+    column = address_column(channel)
     contact, blacklist, membership = (
         Contact._meta.db_table,
         BlacklistEntry._meta.db_table,
@@ -93,7 +94,7 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
         f"LEFT JOIN {blacklist} b ON b.account_id = c.account_id AND b.type = %s AND b.recipient = c.{column} "
         f"WHERE c.account_id = %s AND c.{column} IS NOT NULL"
     )
-    params: list[Any] = [channel_blacklist(channel), account.pk]
+    params: list[Any] = [blacklist_type(channel), account.pk]
     if group_ids is not None:
         marks = ", ".join(["%s"] * len(group_ids)) or "NULL"
         sql += f" AND EXISTS (SELECT 1 FROM {membership} m WHERE m.contact_id = c.id AND m.group_id IN ({marks}))"  # noqa: S608
@@ -112,8 +113,10 @@ def audience_for_groups(*, account: Account, channel: str, group_ids: Sequence[i
         members = members.filter(
             Exists(Membership.objects.filter(contact_id=OuterRef("pk"), group_id__in=list(group_ids)))
         )
-    listed = BlacklistEntry.objects.filter(account=account, type=channel_blacklist(channel), recipient=OuterRef(column))
-    samples = members.exclude(Exists(listed)).order_by("pk").values(*_CONTACT_COLUMNS)[:SAMPLE_LIMIT]
+    exclusion = BlacklistRule().exclusion(_rule_context(account=account, channel=channel), column=column)
+    if exclusion is not None:
+        members = members.exclude(exclusion)
+    samples = members.order_by("pk").values(*_CONTACT_COLUMNS)[:SAMPLE_LIMIT]
     audience.samples = [(f"c{row['id']}", _label(row, column)) for row in samples]
     return audience
 
@@ -122,7 +125,7 @@ def audience_for_list(*, account: Account, channel: str, contact_ids: Sequence[i
     """Chosen contacts plus typed numbers / addresses: normalised, de-duplicated and checked
     against the blacklist the way sms_send / mailing_send refuse them (invalid, duplicate and
     blacklisted recipients are each refused with 102)."""
-    column = channel_column(channel)
+    column = address_column(channel)
     audience = Audience(channel=channel)
     keys: list[str] = []
     chosen = list(
@@ -139,11 +142,13 @@ def audience_for_list(*, account: Account, channel: str, contact_ids: Sequence[i
         except InvalidRecipient:
             audience.invalid.append(raw)
     audience.found = len(keys)
-    listed = set(
-        BlacklistEntry.objects.filter(
-            account=account, type=channel_blacklist(channel), recipient__in=set(keys)
-        ).values_list("recipient", flat=True)
+    # The send's own blacklist rule (campaigns.sending.suppress), over each distinct address once.
+    distinct = list(dict.fromkeys(keys))
+    verdicts = BlacklistRule().judge(
+        _rule_context(account=account, channel=channel),
+        [Candidate(contact_id=None, address=key, country=None) for key in distinct],
     )
+    listed = {distinct[index] for index in verdicts}
     seen: set[str] = set()
     for key in keys:
         if key in listed:
@@ -196,14 +201,14 @@ def sample_values(*, account: Account, channel: str, sample: str) -> tuple[dict[
             .first()
         )
         if row is not None:
-            return contact_values(row), _label(row, channel_column(channel)) if row[channel_column(channel)] else ""
+            return contact_values(row), _label(row, address_column(channel)) if row[address_column(channel)] else ""
         return {}, ""
     if sample.startswith("a") and len(sample) > 1:
         try:
             key = recipient_normalise(account=account, channel=channel, raw=sample[1:])
         except InvalidRecipient:
             return {}, ""
-        return contact_values({channel_column(channel): key}), key
+        return contact_values({address_column(channel): key}), key
     return {}, ""
 
 

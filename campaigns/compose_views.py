@@ -24,13 +24,14 @@ from campaigns.compose_selectors import (
     audience_cost_per_part,
     audience_for_groups,
     audience_for_list,
-    channel_column,
     encoding_resolve,
     message_preview,
     pasted_split,
     recipient_normalise,
 )
 from campaigns.models import Channel, Sending
+from campaigns.sending.channels import address_column
+from campaigns.sending.channels.landing import LANDING_MAX_PARTS, landing_sms_send
 from campaigns.services import (
     SendError,
     SendOutcome,
@@ -44,28 +45,20 @@ from contacts.models import Contact
 from contacts.normalize import InvalidRecipient
 from contacts.selectors import contact_search
 from messaging import encoding as sms_encoding
-from tracking.services import LANDING_MAX_PARTS, landing_sms_send
 
 SEARCH_LIMIT: Final = 10
 REFUSALS_SHOWN: Final = 5
 CENT: Final = Decimal("0.01")
 
-# Which field a SendError code belongs beside (None: above the form).
-_SMS_FIELDS: Final = {
-    104: "message", 105: "message", 113: "message", 106: "sender", 107: "sender", 108: "window_from_0",
-    110: "parts", 111: None, 119: "expires_at", 126: "campaign_name", 140: "template",
+# Which form field a refusal is shown beside, from its domain field (SendRefused.field); None: above the form.
+_FORM_FIELDS: Final = {
+    "message": "message", "sender": "sender", "encoding": "encoding", "parts": "parts",
+    "available_times": "window_from_0", "expires_at": "expires_at", "campaign_name": "campaign_name", "tags": "tags",
+    "template": "template", "from_email": "from_email", "reply_to": "reply_to", "subject": "subject", "body": "body",
+    "from_name": "from_name", "groups": "groups", "landing_body": "landing_body",
 }  # fmt: skip
-_MAIL_FIELDS: Final = {
-    104: "body", 106: "from_email", 114: "subject", 115: "from_email", 116: "reply_to", 117: "reply_to",
-    111: None, 126: "campaign_name", 140: "template",
-}  # fmt: skip
-# 422 descriptions name the API field ("The tags.0 must be ..."): the first word after "The".
-_API_FIELDS: Final = {
-    "tags": "tags", "campaignName": "campaign_name", "from": "sender", "message": "message", "body": "body",
-    "subject": "subject", "fromName": "from_name", "selected": "groups", "to": "pasted", "sub": None,
-    "templateBody": "landing_body", "templateId": "landing_template", "templateV2Id": "landing_template",
-}  # fmt: skip
-_LANDING_FIELDS: Final = {**_SMS_FIELDS, 140: "landing_template", 141: "message"}
+# Where a channel's form names a domain field differently.
+_CHANNEL_FORM_FIELDS: Final = {Channel.MAILING: {"message": "body"}, Channel.LANDING: {"template": "landing_template"}}
 LANDING_GROUPS_REFUSED: Final = (
     "Landing SMS go to chosen contacts and typed numbers (up to 10,000 per send); groups are not available for them."
 )
@@ -86,19 +79,11 @@ def _form(account: Account, data: Any = None, **kwargs: Any) -> ComposeForm:
 
 
 def _error_field(exc: SendError, *, channel: str, recipients_field: str) -> str | None:
-    if exc.code == 102:
+    if exc.field == "recipients":
         return recipients_field
-    if exc.code == 422:
-        words = exc.description.split()
-        name = words[1].split(".")[0] if len(words) > 1 and words[0] == "The" else ""
-        mapped = _API_FIELDS.get(name)
-        if mapped == "message" and channel == Channel.MAILING:
-            return "body"
-        if mapped == "pasted":
-            return recipients_field
-        return mapped
-    tables = {Channel.MAILING: _MAIL_FIELDS, Channel.LANDING: _LANDING_FIELDS}
-    return tables.get(channel, _SMS_FIELDS).get(exc.code)
+    if exc.field is None:
+        return None
+    return _CHANNEL_FORM_FIELDS.get(channel, {}).get(exc.field, _FORM_FIELDS.get(exc.field))
 
 
 # The spec's descriptions of these codes are terse; the page says what to change.
@@ -145,7 +130,7 @@ def _list_recipients(form: ComposeForm, account: Account) -> list[str] | None:
     the typed items that are not recipients beside the field."""
     data = form.cleaned_data
     channel = data["channel"]
-    column = channel_column(channel)
+    column = address_column(channel)
     chosen = dict(Contact.objects.filter(account=account, pk__in=data["contacts"]).values_list("pk", column))
     unknown = [str(pk) for pk in data["contacts"] if pk not in chosen]
     if unknown:

@@ -1,5 +1,5 @@
-"""Writing messages fast: public ids, the message writer (COPY on PostgreSQL), personalisation
-values, unsubscribe links, and the group-send fan-out split into django-q2 chunk tasks.
+"""Group sends: the fan-out split into django-q2 chunk tasks (the message writer and public ids are
+campaigns.outbox, personalisation values campaigns.personalisation, unsubscribe links tracking.links).
 
 A group send (campaigns.services.sms_group_send / mailing_group_send) creates the Sending, then
 `fanout_plan()` cuts the recipients into FanoutChunk rows of CHUNK_SIZE contacts by contact-id
@@ -8,8 +8,14 @@ task per recipient). Each task, `fanout_chunk_run(chunk_id)`:
 
 - locks its FanoutChunk row (a duplicate run waits on the lock, then sees it DONE and stops);
 - streams the chunk's contacts by key range (`id > last_id ORDER BY id LIMIT BATCH_SIZE`) with
-  the group membership as EXISTS, the blacklist as an SQL anti-join (NOT EXISTS) and only the
-  columns the template uses (custom fields read as `custom_fields ->> key` in SQL);
+  the group membership as EXISTS, the blacklist as an SQL anti-join (NOT EXISTS: the
+  `exclusion()` of campaigns.sending.suppress.BlacklistRule) and only the columns the template
+  uses (custom fields read as `custom_fields ->> key` in SQL);
+- runs the pipeline's other rules (campaigns.sending.suppress.rules_for: consent, holdout, caps,
+  quiet hours once compliance plugs them in) over each fetched batch, one judgement per rule per
+  batch: a held row is written `scheduled` until the rule allows it, a skipped one at cost 0 and
+  then rejected with its reason (a `rejected` event), exactly as in list sends; with no such rule
+  the batch goes straight to the hot loop;
 - holds its account's contact deletes until it commits (one shared advisory lock, see
   `contact_deletes_fence`: Message.contact has no per-row foreign-key trigger), so a contact
   deleted meanwhile never leaves a dangling id;
@@ -33,32 +39,40 @@ cannot pay is marked FAILED ("Not enough credits") and writes nothing.
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-import os
-import re
-import time
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
-from django.conf import settings
-from django.core import signing
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import LedgerReason
-from accounts.services import balance_credit, balance_debit
+from campaigns import outbox
 from campaigns.models import Channel, FanoutChunk, FanoutChunkStatus, Sending, SendingStatus
+from campaigns.outbox import (
+    INITIAL_COLUMNS,
+    NewMessage,
+    copy_statement,
+    copy_text,
+    copy_value,
+    messages_insert,
+    public_ids_generate,
+)
+from campaigns.personalisation import CONTACT_FIELDS, html_escaped, mail_options
 from campaigns.pricing import COST_QUANTUM, certification_fee, sms_price_table
-from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
+from campaigns.sending import persist, suppress
+from campaigns.sending.audience import contact_deletes_fence
+from campaigns.sending.channels import address_column
+from campaigns.sending.persist import account_debit
+from compliance.protocol import Candidate, Rule, RuleContext, Skip, rules_judge
+from contacts.models import Contact, Membership
 from content.email import (
     TEXT_BODY_OPTION,
     Signers,
@@ -69,9 +83,10 @@ from content.email import (
 )
 from content.links import form_signer
 from messaging import encoding as sms_encoding
-from messaging.models import Message
+from messaging.models import MessageStatus
 from messaging.rendering import compile_template
 from messaging.scheduling import message_initial_state
+from tracking.links import unsubscribe_signer, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -80,217 +95,6 @@ BATCH_SIZE: Final = 10_000  # contacts fetched per key-range query inside a chun
 # Rows rendered between two writes into the open COPY: PostgreSQL parses and indexes one slice
 # while Python renders the next (two processes, two cores).
 COPY_SLICE: Final = 1_000
-PUBLIC_ID_LENGTH: Final = 13
-# First key of the advisory lock that orders contact deletes after running chunks of the same
-# account (second key: the account id); the same number is in messaging migration 0005.
-FANOUT_CONTACTS_LOCK: Final = 1_836_279_601
-
-# ---------------------------------------------------------------------------------------------
-# Public ids
-
-
-# In ASCII order, so that string order is numeric order (base32hex).
-_ID_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
-_ID_PAIRS: Final = [a + b for a in _ID_ALPHABET for b in _ID_ALPHABET]  # 10 bits -> 2 characters
-_ID_EPOCH_MS: Final = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-_ID_SEQUENCE_BITS: Final = 25
-
-
-def public_ids_generate(count: int) -> list[str]:
-    """`count` message ids of 13 characters (0-9, A-V), sortable by creation time.
-
-    8 characters hold the milliseconds since 2024-01-01 (40 bits, good until 2058) and 5 a
-    sequence that starts at a random point (25 bits). Ids written together therefore land at the
-    right edge of the unique index on Message.public_id instead of at random pages, which keeps
-    a million-message COPY from thrashing that index (measured: 15-30% faster inserts), and a
-    batch never repeats an id. Two batches created in the same millisecond collide only if their
-    random ranges overlap (about 1 in 3,000 for two 5,000-id batches); the unique index then
-    fails the write, which is retried whole. Ids are not secrets: every read is filtered by
-    account, and unsubscribe links carry their own signature.
-    """
-    if count <= 0:
-        return []
-    milliseconds = (time.time_ns() // 1_000_000 - _ID_EPOCH_MS) & (2**40 - 1)
-    pairs = _ID_PAIRS
-    prefix = "".join(pairs[(milliseconds >> shift) & 1023] for shift in (30, 20, 10, 0))
-    start = int.from_bytes(os.urandom(4), "big") & (2**_ID_SEQUENCE_BITS - 1)
-    mask = 2**_ID_SEQUENCE_BITS - 1
-    alphabet = _ID_ALPHABET
-    ids = []
-    for offset in range(count):
-        value = (start + offset) & mask
-        ids.append(f"{prefix}{pairs[value >> 15]}{pairs[(value >> 5) & 1023]}{alphabet[value & 31]}")
-    return ids
-
-
-# ---------------------------------------------------------------------------------------------
-# Unsubscribe links
-
-UNSUBSCRIBE_PATH: Final = "/u/"
-_UNSUBSCRIBE_SALT: Final = "campaigns.unsubscribe"
-
-
-def _unsubscribe_signer() -> signing.Signer:
-    return signing.Signer(salt=_UNSUBSCRIBE_SALT, sep=".")
-
-
-def unsubscribe_url(public_id: str, *, signer: signing.Signer | None = None) -> str:
-    """`{PUBLIC_URL}/u/<public id>.<signature>`: the message's own unsubscribe link.
-
-    The token is the message's public id signed with django.core.signing (SECRET_KEY, salted), so
-    nobody can forge the link of another recipient; the page that reads it (content issue) calls
-    `unsubscribe_token_read()` and finds account, contact and channel through the message.
-    """
-    return f"{settings.PUBLIC_URL}{UNSUBSCRIBE_PATH}{(signer or _unsubscribe_signer()).sign(public_id)}"
-
-
-def unsubscribe_token_read(token: str) -> str | None:
-    """The message public id inside a valid unsubscribe token, else None."""
-    try:
-        return _unsubscribe_signer().unsign(token)
-    except signing.BadSignature:
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Personalisation values
-
-# Template variable -> Contact column. A custom field with the same key wins over the column
-# (the precedence is: send `sub` > contact custom fields > contact fields).
-CONTACT_FIELDS: Final[dict[str, str]] = {
-    "name": "name",
-    "surname": "surname",
-    "email": "email",
-    "phone": "phone",
-    "landline": "landline",
-    "countryIso": "country_iso",
-    "country_iso": "country_iso",
-    "externalId": "external_id",
-    "external_id": "external_id",
-}
-CONTACT_VALUE_COLUMNS: Final = ("name", "surname", "email", "phone", "landline", "country_iso", "external_id")
-
-
-def contact_values(contact: Mapping[str, Any]) -> dict[str, Any]:
-    """A contact's substitution values from its columns (CONTACT_VALUE_COLUMNS + custom_fields)."""
-    values = {
-        variable: contact.get(column)
-        for variable, column in CONTACT_FIELDS.items()
-        if contact.get(column) not in (None, "")
-    }
-    values.update((contact.get("custom_fields") or {}).items())
-    return values
-
-
-def html_escaped(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Contact data is escaped before it goes into an HTML body: a name like `<b>` stays text."""
-    return {key: html.escape(str(value)) if value is not None else None for key, value in values.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing messages
-
-
-class NewMessage(NamedTuple):
-    """A message to insert, in the column order of `messages_insert`."""
-
-    public_id: str
-    account_id: int
-    sending_id: int
-    contact_id: int | None
-    channel: str
-    sender: str
-    recipient: str
-    subject: str
-    body: str
-    encoding: str
-    parts: int
-    options: dict
-    status: str
-    scheduled_at: datetime | None
-    expires_at: datetime | None
-    due_at: datetime
-    cost: Decimal
-    notification_url: str
-    certified: bool
-
-
-# Columns without a database default that a new message leaves at their initial value.
-_INITIAL_COLUMNS: Final = (
-    "attempts", "claim_token", "provider", "provider_message_id", "error_code", "error_reason", "created_at",
-    "updated_at",
-)  # fmt: skip
-_OPTIONS_INDEX: Final = NewMessage._fields.index("options")
-
-
-def _copy_statement(columns: Sequence[str]) -> str:
-    return f"COPY {Message._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-
-
-def use_copy() -> bool:
-    """Whether messages are written with COPY (PostgreSQL) or bulk_create (other databases)."""
-    return connection.vendor == "postgresql"
-
-
-def messages_insert(messages: Sequence[NewMessage]) -> None:
-    """Insert `messages` in one COPY (PostgreSQL) or bulk_create (other databases)."""
-    if not messages:
-        return
-    if not use_copy():
-        Message.objects.bulk_create((Message(**message._asdict()) for message in messages), batch_size=500)
-        return
-    from psycopg.types.json import Jsonb
-
-    now = timezone.now()
-    initial = (0, "", "", "", "", "", now, now)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(_copy_statement(NewMessage._fields + _INITIAL_COLUMNS)) as copy,
-    ):
-        for message in messages:
-            row = list(message)
-            row[_OPTIONS_INDEX] = Jsonb(message.options)
-            copy.write_row((*row, *initial))
-
-
-# COPY text format: backslash, tab, newline and carriage return must be escaped in a value.
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return copy_text(json.dumps(value, separators=(",", ":")))
-    return copy_text(str(value))
-
-
-# ---------------------------------------------------------------------------------------------
-# Dispatch kick
-
-
-def dispatch_kick_on_commit() -> None:
-    """Wake the dispatcher once the messages are committed (messaging.tasks.kick_dispatch, when
-    the pipeline provides it; otherwise its periodic schedule finds them)."""
-
-    def kick() -> None:
-        try:
-            from messaging.tasks import kick_dispatch
-        except ImportError:
-            return
-        kick_dispatch()
-
-    transaction.on_commit(kick)
-
 
 # ---------------------------------------------------------------------------------------------
 # Fan-out: planning
@@ -300,14 +104,6 @@ def dispatch_kick_on_commit() -> None:
 class FanoutPlan:
     chunks: int
     recipients: int  # contacts in the groups with the channel's address (before the blacklist)
-
-
-def recipient_column(channel: str) -> str:
-    return "email" if channel == Channel.MAILING else "phone"
-
-
-def blacklist_type(channel: str) -> str:
-    return BlacklistType.MAILING if channel == Channel.MAILING else BlacklistType.SMS
 
 
 def _members_sql(*, account_id: int, group_ids: Sequence[int] | None, column: str) -> tuple[str, list]:
@@ -330,7 +126,7 @@ def fanout_plan(*, sending: Sending, group_ids: Sequence[int] | None, chunk_size
     """
     chunk_size = chunk_size or CHUNK_SIZE
     members_sql, params = _members_sql(
-        account_id=sending.account_id, group_ids=group_ids, column=recipient_column(sending.channel)
+        account_id=sending.account_id, group_ids=group_ids, column=address_column(sending.channel)
     )
     sql = (
         "SELECT id, rn, total FROM ("  # noqa: S608
@@ -382,7 +178,8 @@ class NotEnoughCredit(Exception):
 @dataclass
 class ChunkTotals:
     messages: int = 0
-    skipped: int = 0
+    skipped: int = 0  # not written: the rendered SMS cannot go (parts, encoding)
+    rejected: int = 0  # written, then rejected by a compliance rule (counted in `messages`)
     sms_parts: int = 0
     cost: Decimal = Decimal(0)
 
@@ -410,7 +207,7 @@ def fanout_chunk_run(chunk_id: int) -> ChunkTotals | None:
                 finished_at=timezone.now(),
             )
             if totals.messages:
-                dispatch_kick_on_commit()
+                outbox.dispatch_kick_on_commit()
             return totals
     except NotEnoughCredit:
         FanoutChunk.objects.filter(pk=chunk_id, status=FanoutChunkStatus.PENDING).update(
@@ -454,15 +251,15 @@ class _Renderer:
         self.fee = certification_fee(certified=bool(options.get("certified")))
         self.message_options = dict(fanout.get("message_options") or {})
 
-    def contacts(self, *, after_id: int, last_id: int) -> Any:
-        """The query of the chunk's next batch: key range, group EXISTS, blacklist NOT EXISTS."""
-        column = recipient_column(self.channel)
-        blacklisted = BlacklistEntry.objects.filter(
-            account_id=self.sending.account_id, type=blacklist_type(self.channel), recipient=OuterRef(column)
-        )
+    def contacts(self, *, after_id: int, last_id: int, exclusions: Sequence[Exists] = ()) -> Any:
+        """The query of the chunk's next batch: key range, group EXISTS, and NOT EXISTS for each
+        rule that excludes in SQL (the blacklist: campaigns.sending.suppress.chunk_split)."""
+        column = address_column(self.channel)
         contacts = Contact.objects.filter(
             account_id=self.sending.account_id, id__gt=after_id, id__lte=last_id, **{f"{column}__isnull": False}
-        ).exclude(Exists(blacklisted))
+        )
+        for exclusion in exclusions:
+            contacts = contacts.exclude(exclusion)
         if self.group_ids is not None:
             # The id range, redundant with contact_id = pk, lets PostgreSQL read only this chunk's
             # slice of the (group, contact) index instead of hashing the group's every membership
@@ -494,21 +291,34 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     renderer = _Renderer(sending)
     now = timezone.now()
     status, due_at = _release(sending, now)
-    sink = (_CopySink if use_copy() else _OrmSink)(sending, renderer, status, due_at, now)
+    sink_class = _CopySink if outbox.use_copy() else _OrmSink
+    sink = sink_class(sending, renderer, status, due_at, now)
+    # The pipeline's rules (campaigns.sending.suppress): the blacklist as NOT EXISTS in the batch
+    # query, every other rule over each fetched batch (one query per rule per batch).
+    ctx = suppress.context(
+        account_id=sending.account_id, channel=sending.channel, purpose=sending.purpose, now=due_at,
+        ignore_holdout=bool(sending.options.get("ignore_holdout")),
+    )  # fmt: skip
+    exclusions, judged = suppress.chunk_split(suppress.rules_for(ctx), ctx, column=address_column(sending.channel))
     price_counts: dict[tuple[str | None, int], int] = {}
     after_id = chunk.after_contact_id
     while True:
-        rows = renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id)
+        rows = renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id, exclusions=exclusions)
         if not rows:
             break
-        after_id = rows[-1][0]
-        ids = public_ids_generate(len(rows))
+        after_id, fetched = rows[-1][0], len(rows)
+        ids = public_ids_generate(fetched)
+        if judged:
+            rows, ids = _rules_apply(
+                rows, ids, rules=judged, ctx=ctx, renderer=renderer, sink_class=sink_class, totals=totals,
+                price_counts=price_counts, status=status, due_at=due_at, now=now,
+            )  # fmt: skip
         with sink.open():
             for start in range(0, len(rows), COPY_SLICE):
                 end = start + COPY_SLICE
                 _render_rows(rows[start:end], renderer, sink, totals, price_counts, ids=ids[start:end])
                 sink.flush()
-        if len(rows) < BATCH_SIZE:
+        if fetched < BATCH_SIZE:
             break
     fee = renderer.fee
     if renderer.prices is not None:
@@ -527,21 +337,58 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
             cost=F("cost") + totals.cost,
             updated_at=now,
         )
+    if totals.rejected:  # after the total grows, so the sending cannot look finished too early
+        persist.rejections_progress(sending_id=sending.pk, count=totals.rejected, now=now)
     return totals
 
 
-def contact_deletes_fence(account_id: int) -> None:
-    """Hold the account's contact deletes until this transaction commits (PostgreSQL).
-
-    Message.contact has no foreign-key constraint (see messaging/models.py). The trigger of a
-    contact DELETE takes this advisory lock exclusively before it sets the messages' contact_id
-    NULL (messaging migration 0005), so it runs after this chunk commits and sees its messages;
-    a delete already past that point makes this call wait until it commits, and the chunk then no
-    longer reads the contact. One lock per chunk instead of one row lock per contact read.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [FANOUT_CONTACTS_LOCK, account_id])
+def _rules_apply(
+    rows: list[tuple],
+    ids: list[str],
+    *,
+    rules: Sequence[Rule],
+    ctx: RuleContext,
+    renderer: _Renderer,
+    sink_class: type[_CopySink] | type[_OrmSink],
+    totals: ChunkTotals,
+    price_counts: dict[tuple[str | None, int], int],
+    status: str,
+    due_at: datetime,
+    now: datetime,
+) -> tuple[list[tuple], list[str]]:
+    """Judge one fetched batch with the rules; write the held rows (scheduled until the rule's
+    instant, the reason in options["held"]) and the skipped ones (cost 0, then a `rejected` event
+    with the reason, like list sends: campaigns.sending.persist). Returns the rows that go as usual."""
+    candidates = [Candidate(contact_id=row[0], address=row[1], country=row[2]) for row in rows]
+    verdicts = rules_judge(rules, ctx, candidates)
+    free_rows: list[tuple] = []
+    free_ids: list[str] = []
+    held: dict[tuple[datetime, str], list[int]] = defaultdict(list)
+    skipped: list[int] = []
+    for index, verdict in enumerate(verdicts):
+        if verdict is None:
+            free_rows.append(rows[index])
+            free_ids.append(ids[index])
+        elif isinstance(verdict, Skip):
+            skipped.append(index)
+        else:
+            held[(max(verdict.until, due_at), verdict.reason)].append(index)
+    for (until, reason), indexes in held.items():
+        options = {persist.HELD_OPTION: {"reason": reason, "until": until.isoformat()}}
+        sink = sink_class(renderer.sending, renderer, MessageStatus.SCHEDULED, until, now, extra_options=options)
+        _render_rows([rows[i] for i in indexes], renderer, sink, totals, price_counts, ids=[ids[i] for i in indexes])
+        sink.flush()
+    if skipped:
+        sink = sink_class(renderer.sending, renderer, status, due_at, now)
+        reasons = {ids[i]: verdicts[i].reason for i in skipped}
+        written = _render_rows(
+            [rows[i] for i in skipped], renderer, sink, totals, price_counts, ids=[ids[i] for i in skipped], free=True
+        )
+        sink.flush()
+        rejections = [(row[0], reasons[row[0]]) for row in written]
+        persist.rejections_record(sending_id=renderer.sending.pk, rejections=rejections, now=now, progress=False)
+        totals.rejected += len(rejections)
+    return free_rows, free_ids
 
 
 def _release(sending: Sending, now: datetime) -> tuple[str, datetime]:
@@ -561,10 +408,12 @@ def _render_rows(
     price_counts: dict[tuple[str | None, int], int],
     *,
     ids: Sequence[str] | None = None,
-) -> None:
+    free: bool = False,
+) -> list[tuple]:
     """The hot loop: one render and one segment count per row, no ORM object, no query. Rows go
     to the sink as (public id, contact id, recipient, body, parts, cost, subject, unsubscribe,
-    plain-text alternative). `ids`: the rows' public ids (generated here when not given)."""
+    plain-text alternative), and are returned. `ids`: the rows' public ids (generated here when
+    not given). `free`: rows a rule rejected: written at cost 0, not priced, their parts not counted."""
     ids = public_ids_generate(len(rows)) if ids is None else ids
     names = renderer.variables
     render = renderer.body.render
@@ -572,10 +421,10 @@ def _render_rows(
     append = out.append
     if renderer.is_mail:
         render_subject = renderer.subject.render
-        signer = _unsubscribe_signer()
+        signer = unsubscribe_signer()
         signers = Signers.create()
         email, track_opens, track_clicks = renderer.email, renderer.track_opens, renderer.track_clicks
-        cost = str(renderer.fee)
+        cost = "0" if free else str(renderer.fee)
         for public_id, row in zip(ids, rows, strict=True):
             own = dict(zip(names, row[3:], strict=True))
             unsubscribe = unsubscribe_url(public_id, signer=signer)
@@ -593,12 +442,12 @@ def _render_rows(
             append((public_id, row[0], row[1], body, 1, cost, render_subject(own), unsubscribe, text))
         sink.add_rows(out)
         totals.messages += len(out)
-        return
+        return out
     encoding, max_parts, trans = renderer.encoding, renderer.max_parts, renderer.trans
     measure, translate = sms_encoding.measure, sms_encoding.translate
     prices, fee = renderer.prices, renderer.fee
     cost_text: dict[tuple[str | None, int], str] = {}
-    signer = _unsubscribe_signer() if renderer.unsubscribe else None
+    signer = unsubscribe_signer() if renderer.unsubscribe else None
     form_ids = renderer.form_ids
     form_link_signer = form_signer() if form_ids else None
     parts_total = skipped = 0
@@ -616,6 +465,9 @@ def _render_rows(
         if sms.unsupported or not 0 < parts <= max_parts:
             skipped += 1
             continue
+        if free:
+            append((public_id, row[0], row[1], body, parts, "0", "", "", ""))
+            continue
         key = (row[2], parts)
         cost = cost_text.get(key)
         if cost is None:
@@ -627,18 +479,7 @@ def _render_rows(
     totals.messages += len(out)
     totals.sms_parts += parts_total
     totals.skipped += skipped
-
-
-def mail_options(base: Mapping[str, Any], unsubscribe: str) -> dict[str, Any]:
-    """A marketing email's options with its one-click unsubscribe headers (RFC 8058)."""
-    return {
-        **base,
-        "headers": {
-            **(base.get("headers") or {}),
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    }
+    return out
 
 
 def _mail_row_options(base: Mapping[str, Any], unsubscribe: str, text_body: str) -> dict[str, Any]:
@@ -651,10 +492,18 @@ class _CopySink:
     COLUMNS: Final = ("public_id", "contact_id", "recipient", "body", "parts", "cost", "subject", "options")
     CONSTANT_COLUMNS: Final = (
         "account_id", "sending_id", "channel", "sender", "encoding", "status", "scheduled_at", "expires_at",
-        "due_at", "notification_url", "certified", *_INITIAL_COLUMNS,
+        "due_at", "notification_url", "certified", *INITIAL_COLUMNS,
     )  # fmt: skip
 
-    def __init__(self, sending: Sending, renderer: _Renderer, status: str, due_at: datetime, now: datetime):
+    def __init__(
+        self,
+        sending: Sending,
+        renderer: _Renderer,
+        status: str,
+        due_at: datetime,
+        now: datetime,
+        extra_options: Mapping[str, Any] | None = None,
+    ):
         options = sending.options
         constants = (
             sending.account_id,
@@ -670,11 +519,11 @@ class _CopySink:
             bool(options.get("certified")),
             0, "", "", "", "", "", now, now,
         )  # fmt: skip
-        self.suffix = "\t" + "\t".join(_copy_value(value) for value in constants) + "\n"
+        self.suffix = "\t" + "\t".join(copy_value(value) for value in constants) + "\n"
         self.is_mail = renderer.is_mail
-        self.base_options = renderer.message_options
-        self.options_text = _copy_value(renderer.message_options)
-        self.statement = _copy_statement(self.COLUMNS + self.CONSTANT_COLUMNS)
+        self.base_options = {**renderer.message_options, **(extra_options or {})}
+        self.options_text = copy_value(self.base_options)
+        self.statement = copy_statement(self.COLUMNS + self.CONSTANT_COLUMNS)
         self.lines: list[str] = []
         self.copy: Any = None  # psycopg's Copy while open() is active
 
@@ -684,7 +533,7 @@ class _CopySink:
             base = self.base_options
             self.lines.extend(
                 f"{public_id}\t{contact_id}\t{copy_text(recipient)}\t{copy_text(body)}\t{parts}\t{cost}\t"
-                f"{copy_text(subject)}\t{_copy_value(_mail_row_options(base, unsubscribe, text))}{suffix}"
+                f"{copy_text(subject)}\t{copy_value(_mail_row_options(base, unsubscribe, text))}{suffix}"
                 for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe, text in rows
             )
             return
@@ -719,8 +568,17 @@ class _CopySink:
 class _OrmSink:
     """The portable (SQLite) path: the same rows through bulk_create."""
 
-    def __init__(self, sending: Sending, renderer: _Renderer, status: str, due_at: datetime, now: datetime):
+    def __init__(
+        self,
+        sending: Sending,
+        renderer: _Renderer,
+        status: str,
+        due_at: datetime,
+        now: datetime,
+        extra_options: Mapping[str, Any] | None = None,
+    ):
         options = sending.options
+        self.base_options = {**renderer.message_options, **(extra_options or {})}
         self.sending = sending
         self.renderer = renderer
         self.status, self.due_at = status, due_at
@@ -735,11 +593,7 @@ class _OrmSink:
     def add_rows(self, rows: list[tuple]) -> None:
         renderer, sending = self.renderer, self.sending
         for public_id, contact_id, recipient, body, parts, cost, subject, unsubscribe, text in rows:
-            options = (
-                _mail_row_options(renderer.message_options, unsubscribe, text)
-                if renderer.is_mail
-                else renderer.message_options
-            )
+            options = _mail_row_options(self.base_options, unsubscribe, text) if renderer.is_mail else self.base_options
             self.messages.append(
                 NewMessage(
                     public_id=public_id,
@@ -767,19 +621,3 @@ class _OrmSink:
     def flush(self) -> None:
         messages_insert(self.messages)
         self.messages = []
-
-
-# ---------------------------------------------------------------------------------------------
-# Balance
-
-
-def account_debit(*, account_id: int, amount: Decimal, sending_id: int | None = None) -> bool:
-    """Take `amount` from the balance if it is there, with its ledger entry: one conditional UPDATE,
-    so two concurrent sends can never both spend the same credit. False (nothing changed) when it
-    is not."""
-    return balance_debit(account_id=account_id, amount=amount, reason=LedgerReason.SENDING, sending_id=sending_id)
-
-
-def account_credit(*, account_id: int, amount: Decimal, sending_id: int | None = None) -> None:
-    """Give `amount` back (cancelled scheduled messages), with its ledger entry."""
-    balance_credit(account_id=account_id, amount=amount, reason=LedgerReason.SENDING_REFUND, sending_id=sending_id)

@@ -1,6 +1,7 @@
 from django.db import models
 
 from accounts.models import Account
+from compliance.protocol import Purpose
 
 
 class Channel(models.TextChoices):
@@ -84,6 +85,12 @@ class Sending(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="sendings")
     channel = models.CharField(max_length=20, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=SendingStatus.choices, default=SendingStatus.PENDING)
+    # marketing | transactional: only marketing is subject to consent, quiet hours, caps and holdout;
+    # one-time-code sends are transactional.
+    purpose = models.CharField(
+        max_length=13, choices=[(purpose.value, purpose.value.capitalize()) for purpose in Purpose],
+        default=Purpose.MARKETING.value,
+    )  # fmt: skip
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     total_sms_parts = models.PositiveIntegerField(default=0)

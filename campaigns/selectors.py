@@ -15,8 +15,8 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, QueryS
 from django.db.models.functions import Trunc
 
 from accounts.models import Account
+from campaigns.errors import SendError
 from campaigns.models import Campaign, Sending
-from campaigns.services import SendError
 from contacts.models import CustomField
 from messaging.models import Event, Message, MessageStatus
 

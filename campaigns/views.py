@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Account
 from campaigns.charts import sending_chart_cached, sending_chart_for_page
 from campaigns.compose_selectors import recipient_normalise
+from campaigns.errors import SendError
 from campaigns.models import EVENT_COUNTERS, Channel, Sending, SendingStatus
 from campaigns.presenters import events_report_csv
 from campaigns.selectors import (
@@ -42,7 +43,7 @@ from campaigns.selectors import (
     sending_get,
     sending_messages,
 )
-from campaigns.services import SendError, scheduled_cancel, scheduled_reschedule
+from campaigns.services import scheduled_cancel, scheduled_reschedule
 from campaigns.templatetags.campaign_web import CHANNEL_LABELS
 from config.web_paging import keyset_page, offset_page
 from contacts.normalize import InvalidRecipient

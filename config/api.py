@@ -12,7 +12,6 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,6 +31,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+# Re-exported for the API views; they live in config.parsing (no DRF) so the domain can use them.
+from config.parsing import parse_boolean as parse_boolean
+from config.parsing import parse_decimal as parse_decimal
+from config.parsing import parse_int as parse_int
 
 logger = logging.getLogger(__name__)
 
@@ -291,35 +295,6 @@ class BodyReader:
                 raise validation_error(f"The {key}.{index} must be an integer.")
             result.append(parsed)
         return result
-
-
-def parse_boolean(value: Any) -> bool | None:
-    """The spec's booleans: true/false, 1/0, "1"/"0", "true"/"false"; None for anything else."""
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "0", "1", "true", "false"):
-        return value in (1, "1", "true")
-    return None
-
-
-def parse_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def parse_decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        parsed = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return parsed if parsed.is_finite() else None
 
 
 def query_int(request: Request, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django_countries import countries
 
-from config.api import parse_boolean
+from config.parsing import parse_boolean
 from contacts.custom_fields import valid_key
 from contacts.models import CustomFieldType
 

@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import Account
-from config.api import parse_int
+from campaigns.errors import SendError
+from config.parsing import parse_int
 from content.links import form_token_read
 from content.models import AccountFile, Form, Template, TemplateVersion
 from messaging.models import Message
@@ -25,11 +26,9 @@ def template_get(*, account: Account, version: int, template_id: int) -> Templat
 def template_body_for_send(*, account: Account, template_id: Any, template_v2_id: Any) -> str:
     """The HTML of the template a send names (`templateV2Id` wins over `templateId`).
 
-    Raises campaigns.services.SendError: 140 "Template missing" for an id the account does not
+    Raises campaigns.errors.SendError: 140 "Template missing" for an id the account does not
     have (another account's id included), 422 for an id that is not an integer.
     """
-    from campaigns.services import SendError  # campaigns.services calls this function
-
     field, raw, version = (
         ("templateV2Id", template_v2_id, TemplateVersion.V2)
         if template_v2_id is not None
@@ -37,11 +36,11 @@ def template_body_for_send(*, account: Account, template_id: Any, template_v2_id
     )
     reference = parse_int(raw)
     if reference is None:
-        raise SendError(422, f"The {field} must be an integer.")
+        raise SendError(422, f"The {field} must be an integer.", field="template")
     html = Template.objects.filter(account=account, version=version, pk=reference).values_list("html", flat=True)
     body = html.first()
     if body is None:
-        raise SendError(140, f"Template missing: {field} {reference} does not exist.")
+        raise SendError(140, f"Template missing: {field} {reference} does not exist.", field="template")
     return body
 
 

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from config.api import parse_boolean
+from config.parsing import parse_boolean
 from contacts.models import CustomField
 from contacts.services import CustomFieldInput, contact_update
 from content.form_fields import (

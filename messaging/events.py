@@ -47,8 +47,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account
-from campaigns.models import EVENT_COUNTERS, Channel, Sending
-from contacts.models import BlacklistType
+from campaigns.models import EVENT_COUNTERS, Sending
+from campaigns.sending.channels import BLACKLIST_TYPE_OF_CHANNEL, reply_channels
 from messaging.bulk_sql import pg_execute
 from messaging.models import STATUS_RANK, Event, EventType, Message, MessageStatus
 from messaging.notifications import EventNotice, notifications_create
@@ -73,13 +73,6 @@ FAILURE_EVENTS = frozenset(
 BLACKLISTING_EVENTS = frozenset(
     {EventType.HARD_BOUNCED, EventType.COMPLAINT, EventType.UNSUBSCRIBED, EventType.UNSUBSCRIBED_LANDING}
 )
-BLACKLIST_TYPE_OF_CHANNEL: dict[str, str] = {
-    Channel.SMS: BlacklistType.SMS,
-    Channel.LANDING: BlacklistType.SMS,
-    Channel.MAILING: BlacklistType.MAILING,
-    Channel.TEXT2SPEECH: BlacklistType.VOICE,
-    Channel.VOICE_INTERACTIVE: BlacklistType.VOICE,
-}
 # Hard bounces and complaints make a definitive entry (docs/architecture.md); unsubscribes a temporary one.
 DEFINITIVE_BLACKLISTING_EVENTS = frozenset({EventType.HARD_BOUNCED, EventType.COMPLAINT})
 UNIQUE_COUNTERS = {EventType.OPENED: "opened_unique", EventType.CLICKED: "clicked_unique"}
@@ -247,7 +240,7 @@ def _reply_messages(events: Sequence[DeliveryEvent]) -> dict[int, int]:
         recipient = str(event.extra.get("recipient") or "")
         if not recipient:
             continue
-        channels = [Channel.SMS, Channel.LANDING] if event.extra.get("channel", "sms") == "sms" else [Channel.MAILING]
+        channels = reply_channels(str(event.extra.get("channel", "sms")))
         candidates = Message.objects.filter(recipient=recipient, channel__in=channels)
         if event.provider:
             candidates = candidates.filter(provider=event.provider)

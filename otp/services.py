@@ -60,7 +60,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts.models import Account
-from config.api import parse_boolean, parse_int
+from config.parsing import parse_boolean, parse_int
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
 from otp.models import OtpCode, OtpSource, OtpStatus
 

@@ -1,5 +1,5 @@
 """REST API: landing SMS, the URL shortener and the image generator (spec sections "Landing SMS",
-"URL Shortener", "Image generator"). Thin views over tracking.services."""
+"URL Shortener", "Image generator"). Thin views over campaigns.sending.channels.landing and tracking.services."""
 
 from typing import Any
 
@@ -19,6 +19,7 @@ from campaigns.api import (
     _trans,
 )
 from campaigns.models import Channel
+from campaigns.sending.channels.landing import landing_sms_send
 from config.api import ApiErrorSerializer, ApiView, BodyReader, data_response, json_object, validation_error
 from tracking import services
 
@@ -121,7 +122,7 @@ class LandingSmsSendView(ApiView):
         data = json_object(request)
         reader = BodyReader(data)
         with _spec_errors():
-            outcome = services.landing_sms_send(
+            outcome = landing_sms_send(
                 account=self.account,
                 message=data.get("message"),
                 to=data.get("to"),

@@ -1,4 +1,5 @@
-"""Email open and click tracking: the open pixel and the click redirect links.
+"""Email open and click tracking (the open pixel and the click redirect links), and the signed
+unsubscribe link of every message.
 
 `email_tracking_apply()` is called by the email HTML preparation (content.email) for every
 message, API or group send, so it does no database work: each link carries a token signed with
@@ -172,3 +173,33 @@ def email_tracking_apply(html_body: str, *, public_id: str, track_opens: bool, t
     if track_opens:
         html_body = pixel_add(html_body, public_id=public_id)
     return html_body
+
+
+# ---------------------------------------------------------------------------------------------
+# Unsubscribe links
+
+
+UNSUBSCRIBE_PATH: Final = "/u/"
+_UNSUBSCRIBE_SALT: Final = "campaigns.unsubscribe"  # kept: links already sent stay valid
+
+
+def unsubscribe_signer() -> signing.Signer:
+    return signing.Signer(salt=_UNSUBSCRIBE_SALT, sep=".")
+
+
+def unsubscribe_url(public_id: str, *, signer: signing.Signer | None = None) -> str:
+    """`{PUBLIC_URL}/u/<public id>.<signature>`: the message's own unsubscribe link.
+
+    The token is the message's public id signed with django.core.signing (SECRET_KEY, salted), so
+    nobody can forge the link of another recipient; the page that reads it (tracking.views) calls
+    `unsubscribe_token_read()` and finds account, contact and channel through the message.
+    """
+    return f"{settings.PUBLIC_URL}{UNSUBSCRIBE_PATH}{(signer or unsubscribe_signer()).sign(public_id)}"
+
+
+def unsubscribe_token_read(token: str) -> str | None:
+    """The message public id inside a valid unsubscribe token, else None."""
+    try:
+        return unsubscribe_signer().unsign(token)
+    except signing.BadSignature:
+        return None

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from accounts.models import Account
-from campaigns.fanout import CONTACT_VALUE_COLUMNS, contact_values, html_escaped, unsubscribe_url
 from campaigns.models import Sending
+from campaigns.personalisation import CONTACT_VALUE_COLUMNS, contact_values, html_escaped
 from contacts.models import Contact
 from content.email import form_ids_of, personal_links
 from messaging.models import Message
 from messaging.rendering import compile_template
-from tracking.links import links_track
+from tracking.links import links_track, unsubscribe_url
 from tracking.models import ShortLink
 
 

@@ -1,4 +1,4 @@
-"""Short links, tracking events, unsubscribes, landing SMS and image uploads.
+"""Short links, tracking events, unsubscribes and image uploads (landing SMS: campaigns.sending.channels.landing).
 
 Decisions where the spec is silent:
 - Short codes are 8 characters: a digit, then 7 of [0-9A-Za-z] (about 3.5e13 codes, drawn with
@@ -30,7 +30,6 @@ import secrets
 import string
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from django.conf import settings
@@ -43,13 +42,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Account
-from campaigns.fanout import unsubscribe_token_read
-from campaigns.models import Channel, Sending
-from campaigns.services import SUPPORTED_RESERVED, SendError, SendOutcome, sms_send
-from messaging.events import BLACKLIST_TYPE_OF_CHANNEL, events_record
+from campaigns.models import Channel
+from campaigns.sending.channels import BLACKLIST_TYPE_OF_CHANNEL
+from messaging.events import events_record
 from messaging.models import EventType, Message
 from messaging.providers.base import DeliveryEvent
-from messaging.rendering import UnknownFilter, compile_template
+from tracking.links import unsubscribe_token_read
 from tracking.models import ShortLink, ShortLinkKind
 
 PROVIDER: Final = "tracking"  # DeliveryEvent.provider of every event recorded here
@@ -57,8 +55,6 @@ CODE_LENGTH: Final = 8
 _CODE_TAIL: Final = string.digits + string.ascii_letters
 MAX_URL_LENGTH: Final = 2000
 MAX_SHORTEN_URLS: Final = 1000
-LANDING_MAX_PARTS: Final = 8
-MAX_LANDING_BYTES: Final = 512 * 1024
 MAX_IMAGES: Final = 20
 MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
 MAX_IMAGE_PIXELS: Final = 20_000_000
@@ -69,7 +65,6 @@ _url_validator = URLValidator(schemes=["http", "https"])
 # A literal link in an SMS: up to whitespace or a placeholder brace; trailing punctuation is prose.
 _SMS_LINK = re.compile(r"https?://[^\s{}<>\"']+")
 _TRAILING_PUNCTUATION = ".,;:!?)]'\""
-_LAND_URL = re.compile(r"\{LAND_URL(?:\|[^{}]*)?\}")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -264,114 +259,6 @@ def message_unsubscribe(*, message: Message, user_agent: str) -> None:
             from contacts.services import blacklist_add
 
             blacklist_add(account=message.account, type=blacklist_type, recipient=message.recipient)
-
-
-# ---------------------------------------------------------------------------------------------
-# Landing SMS
-
-
-def _landing_body(*, account: Account, template_body: Any, template_id: Any, template_v2_id: Any) -> str:
-    if isinstance(template_body, str) and template_body.strip():
-        body = template_body
-    elif template_id is not None or template_v2_id is not None:
-        try:
-            from content.selectors import template_body_for_send
-        except ImportError as exc:  # the content app's templates are not there
-            raise SendError(140) from exc
-        body = template_body_for_send(account=account, template_id=template_id, template_v2_id=template_v2_id)
-    else:
-        raise SendError(140, "Template missing: templateBody, templateId or templateV2Id is required.")
-    if len(body.encode()) > MAX_LANDING_BYTES:
-        raise SendError(422, f"The templateBody may not be greater than {MAX_LANDING_BYTES // 1024} KB.")
-    if "\x00" in body:  # kept in the sending's options (jsonb), which cannot hold it
-        raise SendError(422, "The templateBody may not contain NUL characters.")
-    # The templates' custom links, as in an email: [unsubscribe_link], [form_{ID}] (filled per
-    # recipient when the page is served), [attachment_{ID}]; unknown forms or files are refused.
-    from content.email import EmailTemplateError, custom_links_replace
-
-    try:
-        body = custom_links_replace(body, account=account)
-    except EmailTemplateError as exc:
-        raise SendError(422, str(exc)) from exc
-    try:
-        compile_template(body)
-    except UnknownFilter as exc:
-        raise SendError(422, f"The templateBody has an unknown filter: {exc}") from exc
-    return body
-
-
-def _landing_sub_storable(sub: Any) -> None:
-    """Each recipient's `sub` values are kept on their landing link (jsonb, which cannot hold NUL)."""
-    if not isinstance(sub, list):
-        return  # the send's own checks answer for a malformed sub
-    for index, item in enumerate(sub):
-        if not isinstance(item, dict):
-            continue
-        for key, value in item.items():
-            if "\x00" in str(key) or (isinstance(value, str) and "\x00" in value):
-                raise SendError(422, f"The sub.{index} may not contain NUL characters.")
-
-
-def landing_sms_send(
-    *,
-    account: Account,
-    message: Any,
-    to: Any,
-    sender: Any,
-    template_body: Any = None,
-    template_id: Any = None,
-    template_v2_id: Any = None,
-    encoding: Any = None,
-    schedule_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    parts: Any = None,
-    split_parts: bool = False,
-    notification_url: Any = None,
-    trans: bool = False,
-    campaign_name: Any = None,
-    tags: Any = None,
-    certified: bool = False,
-    sub: Any = None,
-    flash: bool = False,
-) -> SendOutcome:
-    """POST /landingsms: an SMS per recipient whose `{LAND_URL}` is that recipient's short link to
-    a hosted landing page (the template, rendered with their variables when they open it)."""
-    if isinstance(message, str) and message.strip() and not _LAND_URL.search(message):
-        raise SendError(141, "Missing landing placeholder: the message must contain {LAND_URL}.")
-    body = _landing_body(
-        account=account, template_body=template_body, template_id=template_id, template_v2_id=template_v2_id
-    )
-    _landing_sub_storable(sub)
-    codes: dict[str, str] = {}
-
-    def land_url(public_id: str) -> str:
-        codes[public_id] = code_generate()
-        return short_url(codes[public_id])
-
-    with transaction.atomic():
-        outcome = sms_send(
-            account=account, message=message, to=to, sender=sender, encoding=encoding, schedule_at=schedule_at,
-            expires_at=expires_at, parts=parts, split_parts=split_parts, notification_url=notification_url,
-            trans=trans, campaign_name=campaign_name, tags=tags, certified=certified, sub=sub, flash=flash,
-            channel=Channel.LANDING, parts_limit=LANDING_MAX_PARTS, land_url=land_url,
-            supported_reserved=SUPPORTED_RESERVED | {"LAND_URL"},
-        )  # fmt: skip
-        subs = sub if isinstance(sub, list) else None
-        ShortLink.objects.bulk_create(
-            ShortLink(
-                code=codes[result.message_id],
-                account=account,
-                kind=ShortLinkKind.LANDING,
-                message_public_id=result.message_id,
-                values=subs[index] if subs is not None else {},
-            )
-            for index, result in enumerate(outcome.results)
-            if result.accepted
-        )
-        sending = Sending.objects.get(pk=outcome.sending_id)
-        sending.options["landing"] = {"body": body, "template_id": template_id, "template_v2_id": template_v2_id}
-        Sending.objects.filter(pk=sending.pk).update(options=sending.options)
-    return outcome
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 import pytest
 
+from campaigns.sending.channels.landing import landing_sms_send
 from contacts.models import BlacklistEntry, Contact
 from messaging.models import Event
 from tests.browser.conftest import screenshot
 from tracking.models import ShortLink
-from tracking.services import landing_sms_send
 
 TEMPLATE = """<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Spring offer</title><style>

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Account, BalanceEntry, LedgerReason
 from accounts.services import verified_sender_add
-from campaigns import fanout
+from campaigns import outbox
 from campaigns.fanout import fanout_chunk_run
 from campaigns.models import FanoutChunk, FanoutChunkStatus, Sending
 from campaigns.pricing import certification_fee
@@ -248,7 +248,7 @@ def test_a_group_sms_not_certified_pays_no_fee(account, group, enqueued):
 
 @pytest.mark.parametrize("copy", [True, False], ids=["copy", "portable"])
 def test_a_certified_group_email_costs_the_fee_per_message(account, group, enqueued, monkeypatch, copy):
-    monkeypatch.setattr(fanout, "use_copy", lambda: copy)
+    monkeypatch.setattr(outbox, "use_copy", lambda: copy)
     sending = group_mail(account, group, certified=True)
     run_chunks(sending)
 

@@ -7,13 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import fanout
-from campaigns.fanout import fanout_chunk_run, fanout_resume, public_ids_generate
+from campaigns import fanout, outbox
+from campaigns.fanout import fanout_chunk_run, fanout_resume
 from campaigns.models import FanoutChunk, FanoutChunkStatus, Sending
+from campaigns.outbox import public_ids_generate
 from campaigns.services import SendError, mailing_group_send, sms_group_send
 from contacts.models import Contact, Group, Membership
 from messaging.models import Message, MessageStatus
 from tests.campaigns.conftest import ES_PRICE, blacklist
+from tracking.links import unsubscribe_token_read
 
 pytestmark = pytest.mark.django_db
 
@@ -235,7 +237,7 @@ def test_group_send_validates_like_the_api(account, audience, enqueued, other_us
 def test_the_portable_path_writes_the_same_messages(account, audience, enqueued, monkeypatch):
     copy_sending = group_sms(account, audience)
     run_all(copy_sending)
-    monkeypatch.setattr(fanout, "use_copy", lambda: False)  # the bulk_create sink of SQLite
+    monkeypatch.setattr(outbox, "use_copy", lambda: False)  # the bulk_create sink of SQLite
     orm_sending = group_sms(account, audience)
     run_all(orm_sending)
 
@@ -272,7 +274,7 @@ def test_mailing_group_send_renders_escapes_and_adds_unsubscribe_headers(account
     unsubscribe = ana.options["headers"]["List-Unsubscribe"][1:-1]
     assert ana.body == f'<p>&lt;Ana&gt;</p><a href="{unsubscribe}">baja</a>'
     assert ana.options["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert fanout.unsubscribe_token_read(unsubscribe.rsplit("/", 1)[1]) == ana.public_id
+    assert unsubscribe_token_read(unsubscribe.rsplit("/", 1)[1]) == ana.public_id
     assert ana.cost == 0
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from campaigns.fanout import unsubscribe_token_read
 from campaigns.models import Campaign, Sending
 from contacts.models import Contact
 from messaging.models import Message, MessageStatus
@@ -18,6 +17,7 @@ from tests.campaigns.conftest import (
     nothing_written,
     post_mailing,
 )
+from tracking.links import unsubscribe_token_read
 
 pytestmark = pytest.mark.django_db
 
@@ -231,12 +231,12 @@ def test_invalid_attachments_are_422(api_client, mail_account, attachments):
 
 
 def test_attachments_over_the_size_or_count_limit_are_422(api_client, mail_account, monkeypatch):
-    from campaigns import services
+    from campaigns.sending.channels import email
 
-    monkeypatch.setattr(services, "MAX_ATTACHMENTS_BYTES", 10)
+    monkeypatch.setattr(email, "MAX_ATTACHMENTS_BYTES", 10)
     big = [{"name": "a.bin", "content": base64.b64encode(b"x" * 11).decode()}]
     assert error_of(post_mailing(api_client, **sample(attachments=big))) == (422, 422)
-    many = [{"name": f"{i}.txt", "content": "YQ=="} for i in range(services.MAX_ATTACHMENTS + 1)]
+    many = [{"name": f"{i}.txt", "content": "YQ=="} for i in range(email.MAX_ATTACHMENTS + 1)]
     assert error_of(post_mailing(api_client, **sample(attachments=many))) == (422, 422)
 
 

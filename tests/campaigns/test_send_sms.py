@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from campaigns.fanout import unsubscribe_token_read
 from campaigns.models import AccountSmsPrice, Campaign, Sending, SmsPrice
 from contacts.models import Contact
 from messaging.models import Message, MessageStatus
@@ -20,6 +19,7 @@ from tests.campaigns.conftest import (
     nothing_written,
     post_sms,
 )
+from tracking.links import unsubscribe_token_read
 
 pytestmark = pytest.mark.django_db
 
@@ -373,9 +373,9 @@ def test_another_accounts_blacklist_and_contacts_do_not_apply(api_client, accoun
 
 
 def test_too_many_recipients_is_422(api_client, account, monkeypatch):
-    from campaigns import services
+    from campaigns.sending import audience
 
-    monkeypatch.setattr(services, "MAX_RECIPIENTS", 2)
+    monkeypatch.setattr(audience, "MAX_RECIPIENTS", 2)
     assert error_of(post_sms(api_client, to=["34666555444"] * 3, message="Hi", **{"from": "T"})) == (422, 422)
 
 
@@ -596,9 +596,9 @@ def test_unauthenticated_send_is_refused(client, account):
 
 
 def test_the_portable_write_path_stores_the_same_message(api_client, account, monkeypatch):
-    from campaigns import fanout
+    from campaigns import outbox
 
-    monkeypatch.setattr(fanout, "use_copy", lambda: False)  # bulk_create, as on SQLite
+    monkeypatch.setattr(outbox, "use_copy", lambda: False)  # bulk_create, as on SQLite
     response = post_sms(api_client, to=["34666555444"], message="x" * 200, parts=2, flash=True, **{"from": "T"})
     message = sms(account, public_id=response.json()["result"][0]["id"])
     assert (message.body, message.parts, message.cost, message.options) == (

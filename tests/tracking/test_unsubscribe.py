@@ -3,10 +3,10 @@
 import pytest
 from django.test import Client
 
-from campaigns.fanout import unsubscribe_url
 from campaigns.models import Sending
 from contacts.models import BlacklistEntry, BlacklistType
 from messaging.models import Event
+from tracking.links import unsubscribe_url
 
 from .conftest import path_of, sms_message
 
