@@ -82,7 +82,7 @@ from content.links import form_signer
 from messaging import encoding as sms_encoding
 from messaging.models import Message, MessageStatus
 from messaging.rendering import CompiledTemplate, UnknownFilter, compile_template
-from messaging.scheduling import available_times_parse, message_initial_state
+from messaging.scheduling import AvailableTimesError, available_times_validate, message_initial_state
 from otp.services import (
     OTP_OPTION,
     OTP_SENTINEL,
@@ -253,12 +253,12 @@ def sub_clean(raw: Any, *, recipients: int) -> list[dict[str, Any]] | None:
 
 def available_times_clean(raw: Any) -> list[dict[str, Any]]:
     """`availableTimes` checked with the dispatcher's own parser (messaging.scheduling), so what is
-    accepted here is exactly what the release schedule understands; 108 otherwise. Stored as
-    given on the sending."""
+    accepted here is exactly what the release schedule understands; the spec's 183-196 otherwise.
+    Stored as given on the sending."""
     try:
-        available_times_parse(raw)
-    except ValueError as exc:
-        raise SendError(108, f"No valid Datetime for send: {exc}") from exc
+        available_times_validate(raw)
+    except AvailableTimesError as exc:
+        raise SendError(exc.code, f"{ERRORS[exc.code][1]}: {exc}" if exc.code != 422 else str(exc)) from exc
     return list(raw or [])
 
 

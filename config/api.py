@@ -71,6 +71,16 @@ ERRORS: dict[int, tuple[int, str]] = {
     140: (400, "Template missing"),
     141: (400, "Missing landing placeholder"),
     142: (400, "Can't split variable placeholders"),
+    # The windows of `availableTimes` (messaging.scheduling.AvailableTimesError).
+    183: (400, "Available times value is not an array"),
+    184: (400, "Available times day is not an integer"),
+    185: (400, "Available times day out of range"),
+    186: (400, "Available times from hour format error"),
+    187: (400, "Available times to hour format error"),
+    188: (400, "Available times from hour is greater than to hour"),
+    189: (400, "Missing available time object property"),
+    194: (400, "Available times is specified but its value is empty"),
+    196: (400, "Available times range is too short"),
     # HTTP-level errors the table leaves out; the code repeats the status, as the spec does for 404/422.
     403: (403, "Forbidden"),
     404: (404, "Resource not found"),
