@@ -82,10 +82,12 @@ ERRORS: dict[int, tuple[int, str]] = {
     194: (400, "Available times is specified but its value is empty"),
     196: (400, "Available times range is too short"),
     # HTTP-level errors the table leaves out; the code repeats the status, as the spec does for 404/422.
+    400: (400, "Bad request"),
     403: (403, "Forbidden"),
     404: (404, "Resource not found"),
     405: (405, "Method not allowed"),
     413: (413, "Request body too large"),
+    431: (431, "Request header fields too large"),
     422: (422, "The given data was invalid."),
     429: (429, "Too many requests"),
     500: (500, "Internal server error"),

@@ -65,6 +65,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Staff pages keep Django's page; under /api/ (where no view is subject to CSRF) the envelope.
+CSRF_FAILURE_VIEW = "config.urls.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
