@@ -218,7 +218,19 @@ EMAIL_VALIDATION_DNS_PORT = env.int("EMAIL_VALIDATION_DNS_PORT", default=53)
 EMAIL_VALIDATION_DNS_TIMEOUT = env.float("EMAIL_VALIDATION_DNS_TIMEOUT", default=2.0)
 EMAIL_VALIDATION_DNS_LIFETIME = env.float("EMAIL_VALIDATION_DNS_LIFETIME", default=5.0)
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# One SMTP relay for every outgoing email, as a URL (django-environ): smtp://user:password@host:25,
+# smtp+tls://… (STARTTLS, usually :587), smtp+ssl://… (implicit TLS, usually :465), `?timeout=10`; the
+# user and password percent-encoded. Without it emails go to the console. EMAIL_BACKEND (an anymail ESP,
+# say) wins over the URL's backend; provider routes may still name their own backend and connection.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _email.get("OPTIONS", {}).get("TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 # django-anymail: the ESP's API keys come from the environment, and every tracking webhook must
 # carry the basic-auth secret (`user:password`) so forged events are refused.
