@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Header floods and oversized API bodies are refused before anything else runs.
+    "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # /webhooks/ stops here: providers need none of the browser middleware below.
     "config.middleware.WebhookShortcutMiddleware",
@@ -155,6 +157,13 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=30 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+# Abuse limits (config.middleware.RequestLimitsMiddleware): API bodies over these answer 413 before they
+# are read; the attachments limit is for the bodies that carry files (POST /mailing, /images/generate)
+# and is capped by DATA_UPLOAD_MAX_MEMORY_SIZE. More headers, or more header bytes, answer 431.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+API_MAX_ATTACHMENTS_BODY_BYTES = env.int("API_MAX_ATTACHMENTS_BODY_BYTES", default=30 * 1024 * 1024)
+REQUEST_MAX_HEADERS = env.int("REQUEST_MAX_HEADERS", default=100)
+REQUEST_MAX_HEADER_BYTES = env.int("REQUEST_MAX_HEADER_BYTES", default=32 * 1024)
 
 REST_FRAMEWORK = {
     # Set on config.api.ApiView rather than here: importing config.api from DRF's settings
