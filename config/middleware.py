@@ -129,3 +129,30 @@ def _refusal(request: HttpRequest, status: int) -> HttpResponse:
     if request.path_info.startswith(API_PREFIX):
         return json_error_response(status)
     return HttpResponse(_PLAIN[status], content_type="text/plain; charset=utf-8", status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Content-Security-Policy
+
+# Every script is a static file (no inline script or handler anywhere in templates/ and static/); styles
+# keep 'unsafe-inline' for the style attributes of charts and progress bars, which run no code. Frames
+# are the platform's own sandboxed previews; nothing frames the staff pages.
+STAFF_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends STAFF_CSP with every HTML page that has no policy of its own: stored HTML (content.previews),
+    public forms and landing pages set their stricter sandbox policies themselves and keep them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response and response.get("Content-Type", "").startswith("text/html"):
+            response["Content-Security-Policy"] = STAFF_CSP
+        return response
