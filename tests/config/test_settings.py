@@ -152,14 +152,19 @@ EMAIL_NAMES = ["EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
-def email_settings_under(env: dict[str, str]) -> dict:
+def settings_values(env: dict[str, str], names: list[str]) -> dict:
+    """The named settings config/settings.py computes under `env`."""
     code = (
         "import json\nfrom config import settings as s\n"
-        f"print(json.dumps({{name: getattr(s, name) for name in {EMAIL_NAMES!r}}}))\n"
+        f"print(json.dumps({{name: getattr(s, name) for name in {names!r}}}))\n"
     )
     result = run_python(["-c", code], env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def email_settings_under(env: dict[str, str]) -> dict:
+    return settings_values(env, EMAIL_NAMES)
 
 
 def test_email_url_configures_one_smtp_relay_with_starttls():
