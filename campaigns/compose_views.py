@@ -45,6 +45,7 @@ from contacts.models import Contact
 from contacts.normalize import InvalidRecipient
 from contacts.selectors import contact_search
 from messaging import encoding as sms_encoding
+from messaging.scheduling import AVAILABLE_TIMES_CODES
 
 SEARCH_LIMIT: Final = 10
 REFUSALS_SHOWN: Final = 5
@@ -93,21 +94,23 @@ _HINTS: Final = {
 }
 
 
-_WINDOW_PART: Final = re.compile(r"availableTimes\.(\d+)\.(from|to|day)")
+_WINDOW_PART: Final = re.compile(r"(The )?availableTimes\.(\d+)\.(from|to|day)")
 _WINDOW_WORDS: Final = {"from": "the start", "to": "the end", "day": "the day"}
 
 
 def _window_words(match: re.Match[str]) -> str:
-    """The API's "availableTimes.0.to" as the page labels it: "the end of window 1"."""
-    return f"{_WINDOW_WORDS[match.group(2)]} of window {int(match.group(1)) + 1}"
+    """The API's "availableTimes.0.to" as the page labels it: "the end of window 1" ("The availableTimes.0.to"
+    at the start of a sentence: "The end of window 1")."""
+    words = f"{_WINDOW_WORDS[match.group(3)]} of window {int(match.group(2)) + 1}"
+    return words.capitalize() if match.group(1) else words
 
 
 def _add_send_error(form: ComposeForm, exc: SendError, *, recipients_field: str) -> None:
     field = _error_field(exc, channel=form.cleaned_data.get("channel", "sms"), recipients_field=recipients_field)
     hint = _HINTS.get(exc.code)
     text = f"{exc.description}. {hint}" if hint and exc.description == ERRORS[exc.code][1] else exc.description
-    if exc.code == 108:
-        text = _WINDOW_PART.sub(_window_words, text.removeprefix(f"{ERRORS[108][1]}: "))
+    if exc.code in AVAILABLE_TIMES_CODES:
+        text = _WINDOW_PART.sub(_window_words, text.removeprefix(f"{ERRORS[exc.code][1]}: "))
     form.add_error(field if field in form.fields else None, text)
 
 

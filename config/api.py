@@ -75,11 +75,23 @@ ERRORS: dict[int, tuple[int, str]] = {
     140: (400, "Template missing"),
     141: (400, "Missing landing placeholder"),
     142: (400, "Can't split variable placeholders"),
+    # The windows of `availableTimes` (messaging.scheduling.AvailableTimesError).
+    183: (400, "Available times value is not an array"),
+    184: (400, "Available times day is not an integer"),
+    185: (400, "Available times day out of range"),
+    186: (400, "Available times from hour format error"),
+    187: (400, "Available times to hour format error"),
+    188: (400, "Available times from hour is greater than to hour"),
+    189: (400, "Missing available time object property"),
+    194: (400, "Available times is specified but its value is empty"),
+    196: (400, "Available times range is too short"),
     # HTTP-level errors the table leaves out; the code repeats the status, as the spec does for 404/422.
+    400: (400, "Bad request"),
     403: (403, "Forbidden"),
     404: (404, "Resource not found"),
     405: (405, "Method not allowed"),
     413: (413, "Request body too large"),
+    431: (431, "Request header fields too large"),
     422: (422, "The given data was invalid."),
     429: (429, "Too many requests"),
     500: (500, "Internal server error"),
@@ -188,15 +200,40 @@ def json_object(request: Request | HttpRequest, *, nul_allowed: bool = False) ->
         return {}
     try:
         data = json.loads(raw)
+    except RecursionError as exc:  # nesting deeper than the interpreter's stack
+        raise ApiError(125, _TOO_DEEP) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(125) from exc
     if not isinstance(data, dict):
         raise ApiError(125, "Invalid JSON: the request body must be a JSON object")
+    # Counting brackets (C speed, strings included) bounds the depth: only a body that could be too deep
+    # is walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _too_deep(data):
+        raise ApiError(125, _TOO_DEEP)
     # PostgreSQL cannot store a NUL character: refuse it here, naming the field, for every endpoint at
     # once (the raw check keeps the walk off ordinary bodies).
     if not nul_allowed and b"\\u0000" in raw and (where := _nul_path(data, "")) is not None:
         raise ApiError(422, f"The {where or 'body'} may not contain a NUL character.")
     return data
+
+
+# JSON bodies nested deeper than this answer 400/125: no endpoint takes more than a few levels, and every
+# walk over a body (the NUL check, validation) stays shallow.
+MAX_JSON_DEPTH = 64
+_TOO_DEEP = f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether a parsed JSON value nests arrays and objects deeper than MAX_JSON_DEPTH (the body itself is
+    level 1). Iterative, so the walk itself cannot overflow."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _nul_path(value: Any, path: str) -> str | None:
@@ -391,6 +428,11 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+# "Basic " + base64 of a username (150 characters at most) + ":" + an API password (32 generated characters),
+# with ample room for operator-chosen passwords; anything longer is not a credential of ours.
+MAX_AUTHORIZATION_LENGTH = 4096
+
+
 def _failure_keys(ip: str, username: str) -> tuple[str, str]:
     return f"apiauth:fail:ip:{ip}", f"apiauth:fail:user:{username.lower()}"
 
@@ -422,6 +464,13 @@ class ApiPasswordAuthentication(BaseAuthentication):
         from accounts.services import api_password_matches
 
         header = request.META.get("HTTP_AUTHORIZATION", "")
+        if len(header) > MAX_AUTHORIZATION_LENGTH:
+            # Refused unread: no decoding, lookup or hashing for a header no real credential fills; counted
+            # against the address like any failure.
+            ip_key = _failure_keys(client_ip(request), "")[0]
+            self._throttle(ip_key, settings.API_AUTH_MAX_FAILURES_PER_IP)
+            _count_failure(ip_key)
+            raise ApiError(103)
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not encoded.strip():
             raise ApiError(103)

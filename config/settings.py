@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Header floods and oversized API bodies are refused before anything else runs.
+    "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # /webhooks/ stops here: providers need none of the browser middleware below.
     "config.middleware.WebhookShortcutMiddleware",
@@ -63,9 +65,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
+# Staff pages keep Django's page; under /api/ (where no view is subject to CSRF) the envelope.
+CSRF_FAILURE_VIEW = "config.urls.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -154,6 +159,13 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=30 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+# Abuse limits (config.middleware.RequestLimitsMiddleware): API bodies over these answer 413 before they
+# are read; the attachments limit is for the bodies that carry files (POST /mailing, /images/generate)
+# and is capped by DATA_UPLOAD_MAX_MEMORY_SIZE. More headers, or more header bytes, answer 431.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+API_MAX_ATTACHMENTS_BODY_BYTES = env.int("API_MAX_ATTACHMENTS_BODY_BYTES", default=30 * 1024 * 1024)
+REQUEST_MAX_HEADERS = env.int("REQUEST_MAX_HEADERS", default=100)
+REQUEST_MAX_HEADER_BYTES = env.int("REQUEST_MAX_HEADER_BYTES", default=32 * 1024)
 
 REST_FRAMEWORK = {
     # Set on config.api.ApiView rather than here: importing config.api from DRF's settings
@@ -217,7 +229,19 @@ EMAIL_VALIDATION_DNS_PORT = env.int("EMAIL_VALIDATION_DNS_PORT", default=53)
 EMAIL_VALIDATION_DNS_TIMEOUT = env.float("EMAIL_VALIDATION_DNS_TIMEOUT", default=2.0)
 EMAIL_VALIDATION_DNS_LIFETIME = env.float("EMAIL_VALIDATION_DNS_LIFETIME", default=5.0)
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# One SMTP relay for every outgoing email, as a URL (django-environ): smtp://user:password@host:25,
+# smtp+tls://… (STARTTLS, usually :587), smtp+ssl://… (implicit TLS, usually :465), `?timeout=10`; the
+# user and password percent-encoded. Without it emails go to the console. EMAIL_BACKEND (an anymail ESP,
+# say) wins over the URL's backend; provider routes may still name their own backend and connection.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _email.get("OPTIONS", {}).get("TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 # django-anymail: the ESP's API keys come from the environment, and every tracking webhook must
 # carry the basic-auth secret (`user:password`) so forged events are refused.
@@ -240,6 +264,14 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and PUBLIC_URL.startswith("https"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Stated because tests/config/test_security_headers.py holds the pages to them: neither cookie is readable
+# by scripts (the pages' scripts send the form's csrfmiddlewaretoken, never the cookie), and neither rides
+# on cross-site subrequests or POSTs.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)

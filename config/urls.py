@@ -2,10 +2,20 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
-from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.api import json_error_response
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Every unknown path under /api/, whatever the method. Exempt from CSRF like every API view (DRF's
+    `APIView.as_view` exempts them): the API authenticates with Basic auth and never reads a cookie, and
+    a CSRF refusal here would answer Django's HTML 403 page instead of the envelope's 404."""
+    return json_error_response(404)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,11 +33,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        # The split view serves Swagger UI's start-up script as a file (`?script`), not inline: the page keeps
+        # the CSP that refuses inline scripts.
+        SpectacularSwaggerSplitView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="api-docs",
     ),
     # Anything else under /api/ answers in the API's envelope, in DEBUG too.
-    re_path(r"^api/", lambda request: json_error_response(404)),
+    re_path(r"^api/", api_not_found),
     path("", include("accounts.urls")),
     # Staff web UI (signed-in pages) and public pages (signed links, no login).
     path("", include("campaigns.compose_urls")),
@@ -40,6 +52,26 @@ urlpatterns = [
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return json_error_response(400)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return json_error_response(403)
+    return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """settings.CSRF_FAILURE_VIEW: no API view is subject to CSRF (a test walks the URL map), so under
+    /api/ this only answers if one ever is, and then in the envelope rather than as an HTML page."""
+    if _is_api(request):
+        return json_error_response(403)
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -6,6 +6,7 @@ in `contacts.services`. The serializers below describe the JSON for the OpenAPI 
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -317,7 +318,12 @@ class ContactListView(ApiView):
             country_iso=_query_text(request, "countryIso"),
             external_id=_query_text(request, "externalId"),
         )
-        contacts = contact_list(account=self.account, filters=filters, with_groups=INCLUDE_GROUPS in include)
+        try:
+            contacts = contact_list(account=self.account, filters=filters, with_groups=INCLUDE_GROUPS in include)
+        except ValidationError:
+            # A filter value no contact can have (`?phone=abc`, `?countryIso=XX`) matches nothing: an empty
+            # page, like any other filter that matches nothing, not an error.
+            contacts = contact_list(account=self.account).none()
 
         def serialize(page: list[Contact]) -> list[dict]:
             wants_types = INCLUDE_CUSTOM_FIELDS in include and page
@@ -474,9 +480,14 @@ class BlacklistView(ApiView):
             sending_id = parse_int(raw_sending_id)
             if sending_id is None:
                 raise validation_error("The sendingId must be an integer.")
-        entries = blacklist_list(
-            account=self.account, type=type, recipient=_query_text(request, "recipient"), sending_id=sending_id
-        )
+        try:
+            entries = blacklist_list(
+                account=self.account, type=type, recipient=_query_text(request, "recipient"), sending_id=sending_id
+            )
+        except ValidationError:
+            # A recipient that cannot be on this list (a phone number on the mailing list, an email on the SMS
+            # list) matches no entry: an empty page, like any other filter that matches nothing.
+            entries = blacklist_list(account=self.account, type=type).none()
         return paginated_response(request, entries, lambda page: [blacklist_entry_to_dict(entry) for entry in page])
 
     @extend_schema(

@@ -5,8 +5,15 @@ sending as `Sending.options["available_times"]` in that same form.
 - `day` is 1..7 for Monday..Sunday (ISO weekday; the spec: "a day of the range between Monday to
   Sunday ... a number between 1 and 7"); without it the window applies to every day.
 - `from` and `to` are "HH:MM", UTC, 24-hour; a window covers [from, to). `to` may be "24:00".
-  A `to` earlier than `from` is an overnight window ending the next day (22:00-06:00 on day 5
-  covers Friday 22:00 to Saturday 06:00). `from` equal to `to` is refused.
+  A request's `from` must be earlier than its `to` (188): a night is two windows (22:00-24:00 on
+  day 5 and 00:00-06:00 on day 6). Sendings stored before that rule may hold a `to` earlier than
+  `from`; the release reads those as overnight windows ending the next day.
+- Refusals carry the spec's Errors-table codes (`AvailableTimesError.code`): 183 not an array (or an
+  item that is not a window object), 184 a day that is not an integer, 185 a day outside 1..7, 186 /
+  187 a `from` / `to` not in HH:MM, 188 `from` after `to`, 189 a window without `from` or `to`, 194
+  an empty `availableTimes` ([] or ""), 196 an empty window (`from` equal to `to`: the shortest
+  window accepted is one minute). `null` means "not sent". At most `MAX_WINDOWS` windows (422), so a
+  request cannot make every release walk thousands of windows.
 - A message outside every window waits (SCHEDULED) for the start of the next one. Windows gate
   the release only: a message released inside a window is sent even if a backlog carries its
   dispatch a little past the window's end; a retry after a transient failure ignores windows.
@@ -41,6 +48,9 @@ from messaging.providers.base import DeliveryEvent
 AVAILABLE_TIMES_KEY = "available_times"
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _DAY = timedelta(days=1)
+MAX_WINDOWS = 100
+# The Errors-table codes an availableTimes refusal carries (AvailableTimesError.code).
+AVAILABLE_TIMES_CODES = frozenset({183, 184, 185, 186, 187, 188, 189, 194, 196})
 
 
 @dataclass(frozen=True)
@@ -56,38 +66,71 @@ class Window:
         return date + self.start, date + self.end
 
 
+class AvailableTimesError(ValueError):
+    """A refused availableTimes value: `code` is the spec's Errors-table code, the message says what is wrong."""
+
+    def __init__(self, code: int, message: str):
+        self.code = code
+        super().__init__(message)
+
+
+def available_times_validate(raw: Any, *, field: str = "availableTimes") -> list[Window]:
+    """The windows of a new request's availableTimes, with the request rules on top of what
+    `available_times_parse` checks: not empty (194), each `from` before its `to` (188)."""
+    if isinstance(raw, list | str) and not raw:
+        raise AvailableTimesError(194, f"The {field} is given but empty: leave it out to send at any time.")
+    return _windows(raw, field=field, overnight=False)
+
+
 def available_times_parse(raw: Any, *, field: str = "availableTimes") -> list[Window]:
-    """Windows from the API's availableTimes value; ValueError with a message for the caller's
-    422 otherwise. An empty list or None means "any time"."""
+    """Windows from a stored availableTimes value (AvailableTimesError otherwise); an empty list or
+    None means "any time", and a `to` earlier than `from` is an overnight window (see the module
+    docstring)."""
+    if raw is None or (isinstance(raw, list) and not raw):
+        return []
+    return _windows(raw, field=field, overnight=True)
+
+
+def _windows(raw: Any, *, field: str, overnight: bool) -> list[Window]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise ValueError(f"The {field} must be an array.")
+        raise AvailableTimesError(183, f"The {field} must be an array.")
+    if len(raw) > MAX_WINDOWS:
+        raise AvailableTimesError(422, f"The {field} may not have more than {MAX_WINDOWS} items.")
     windows = []
     for index, item in enumerate(raw):
         name = f"{field}.{index}"
         if not isinstance(item, dict):
-            raise ValueError(f"The {name} must be an object.")
+            raise AvailableTimesError(183, f"The {name} must be an object.")
         day = item.get("day")
         if day is not None:
             if isinstance(day, bool) or not isinstance(day, int | str) or not str(day).isdigit():
-                raise ValueError(f"The {name}.day must be an integer.")
+                raise AvailableTimesError(184, f"The {name}.day must be an integer.")
             day = int(day)
             if not 1 <= day <= 7:
-                raise ValueError(f"The {name}.day must be between 1 and 7.")
-        start = _clock(item.get("from"), f"{name}.from")
-        end = _clock(item.get("to"), f"{name}.to")
-        if start == end:
-            raise ValueError(f"The {name}.to must be different from {name}.from.")
+                raise AvailableTimesError(185, f"The {name}.day must be between 1 and 7.")
+        start = _clock(item.get("from"), f"{name}.from", code=186)
+        end = _clock(item.get("to"), f"{name}.to", code=187)
         if start == _DAY:
-            raise ValueError(f"The {name}.from must be a time between 00:00 and 23:59.")
+            raise AvailableTimesError(186, f"The {name}.from must be a time between 00:00 and 23:59.")
+        if start == end:
+            raise AvailableTimesError(196, f"The {name}.to must be different from {name}.from.")
+        if end < start and not overnight:
+            raise AvailableTimesError(
+                188,
+                f"The {name}.from ({item['from']}) must be earlier than {name}.to ({item['to']}); "
+                "split a window that crosses midnight in two.",
+            )
         windows.append(Window(day=day, start=start, end=end if end > start else end + _DAY))
     return windows
 
 
-def _clock(raw: Any, name: str) -> timedelta:
+def _clock(raw: Any, name: str, *, code: int) -> timedelta:
+    if raw is None:
+        raise AvailableTimesError(189, f"The {name} field is required.")
     if not isinstance(raw, str) or not _TIME.match(raw):
-        raise ValueError(f"The {name} must be a time in HH:MM format.")
+        raise AvailableTimesError(code, f"The {name} must be a time in HH:MM format.")
     hours, minutes = raw.split(":")
     return timedelta(hours=int(hours), minutes=int(minutes))
 

@@ -17,10 +17,11 @@ from django.core.validators import URLValidator
 from accounts.models import Account
 from campaigns.errors import SendError
 from campaigns.sending.request import Target
+from config.api import ERRORS
 from content.email import form_ids_of
 from messaging.models import MessageStatus
 from messaging.rendering import CompiledTemplate, UnknownFilter, compile_template
-from messaging.scheduling import available_times_parse, message_initial_state
+from messaging.scheduling import AvailableTimesError, available_times_validate, message_initial_state
 from otp.services import OTP_OPTION, OtpConfig, OtpError, otp_config_clean, otp_issue_for_send, otp_option_seal
 
 MAX_TAGS: Final = 50
@@ -120,12 +121,13 @@ def sub_clean(raw: Any, *, recipients: int) -> list[dict[str, Any]] | None:
 
 def available_times_clean(raw: Any) -> list[dict[str, Any]]:
     """`availableTimes` checked with the dispatcher's own parser (messaging.scheduling), so what is
-    accepted here is exactly what the release schedule understands; 108 otherwise. Stored as
-    given on the sending."""
+    accepted here is exactly what the release schedule understands; the spec's 183-196 otherwise.
+    Stored as given on the sending."""
     try:
-        available_times_parse(raw)
-    except ValueError as exc:
-        raise SendError(108, f"No valid Datetime for send: {exc}", field="available_times") from exc
+        available_times_validate(raw)
+    except AvailableTimesError as exc:
+        description = f"{ERRORS[exc.code][1]}: {exc}" if exc.code != 422 else str(exc)
+        raise SendError(exc.code, description, field="available_times") from exc
     return list(raw or [])
 
 

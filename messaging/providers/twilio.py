@@ -6,6 +6,9 @@ can stay out of the database): `account_sid` (TWILIO_ACCOUNT_SID), `auth_token`
 `from` (TWILIO_FROM: a fixed sender that overrides the message's own), `api_base` (default
 https://api.twilio.com; tests point it at tests/fakes/twilio.py), `timeout` (seconds, default 10).
 
+Webhook signatures (X-Twilio-Signature) are computed by the `twilio` package's RequestValidator, for
+the URL rebuilt from PUBLIC_URL and its default-port variants (`_url_variants`), compared in constant time.
+
 Decisions where Twilio's contract leaves a choice:
 - Errors: 429, 5xx, timeouts and connection errors are transient. Other 4xx answers are permanent
   (the message is rejected with Twilio's message and code), except 401/403: wrong credentials are
@@ -24,8 +27,6 @@ Decisions where Twilio's contract leaves a choice:
   number it wrote to in `extra["sender"]`; other replies are ignored.
 """
 
-import base64
-import hashlib
 import hmac
 import logging
 import os
@@ -38,6 +39,8 @@ import requests
 from django.conf import settings as django_settings
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
+from twilio.request_validator import RequestValidator
 
 from messaging.providers.base import DeliveryEvent, OutboundMessage, Provider, ProviderError, WebhookRejected
 
@@ -87,11 +90,13 @@ def _session() -> requests.Session:
 
 
 def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]] | dict[str, str]) -> str:
-    """X-Twilio-Signature: base64(HMAC-SHA1(auth token, URL + each POST key+value sorted by key))."""
+    """X-Twilio-Signature of a form POST to `url`, computed by the `twilio` package's RequestValidator
+    (HMAC-SHA1 of the URL followed by each POST name and value, sorted; a repeated name signs each value)."""
     pairs = list(params.items()) if isinstance(params, dict) else list(params)
-    payload = url + "".join(key + value for key, value in sorted(set(pairs)))
-    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    values: MultiValueDict = MultiValueDict()
+    for key, value in pairs:
+        values.appendlist(key, value)
+    return RequestValidator(auth_token).compute_signature(url, values)
 
 
 def _url_variants(url: str) -> list[str]:
@@ -244,9 +249,7 @@ class TwilioProvider(Provider):
         # Rebuilt from PUBLIC_URL: behind a proxy the request's own host and scheme are not what
         # Twilio called.
         url = django_settings.PUBLIC_URL + request.get_full_path()
-        if hmac.compare_digest(twilio_signature(self.auth_token, url, params), signature):
-            return
-        for candidate in _url_variants(url)[1:]:
+        for candidate in _url_variants(url):
             if hmac.compare_digest(twilio_signature(self.auth_token, candidate, params), signature):
                 return
         raise WebhookRejected("X-Twilio-Signature does not match")

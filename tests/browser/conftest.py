@@ -38,8 +38,18 @@ def page(chromium, live_server) -> Iterator[object]:
     context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Every page runs under the staff Content-Security-Policy (config.middleware): a script or handler it
+    # refuses is a broken page, so any violation chromium reports fails the test.
+    violations: list[str] = []
+    page.on("console", lambda message: _csp_violation(message, violations))
     yield page
     context.close()
+    assert violations == [], violations
+
+
+def _csp_violation(message, violations: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        violations.append(message.text)
 
 
 def screenshot(page, name: str) -> Path:

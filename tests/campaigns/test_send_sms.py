@@ -452,15 +452,6 @@ def test_available_times_are_stored_and_delay_the_message_to_the_next_window(api
     assert message.due_at == datetime(2099, 1, 6, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    "windows", ["09-21", [{"day": 8, "from": "09:00", "to": "21:00"}], [{"from": "9am", "to": "21:00"}], [1]]
-)
-def test_invalid_available_times_are_108(api_client, account, windows):
-    response = post_sms(api_client, to=["34666555444"], message="Hi", availableTimes=windows, **{"from": "T"})
-    assert error_of(response) == (400, 108)
-    assert nothing_written(account)
-
-
 # ---------------------------------------------------------------------------------------------
 # notificationUrl, campaignName, tags, certified
 

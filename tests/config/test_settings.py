@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.smtp_sink import SmtpSink
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Every variable config/settings.py reads; removed from the inherited environment so each case
 # starts from the defaults.
@@ -40,6 +42,8 @@ SETTINGS_VARIABLES = [
     "API_PASSWORD_HMAC_KEY",
     "NUM_PROXIES",
     "DJANGO_SETTINGS_MODULE",
+    "EMAIL_URL",
+    "EMAIL_BACKEND",
 ]
 
 # A production environment behind a TLS-terminating proxy: the variables an operator must set.
@@ -141,3 +145,76 @@ def test_tls_proxy_header_is_trusted_only_when_behind_tls_proxy_is_set():
 def test_debug_is_off_unless_asked_for():
     assert settings_under({})["debug"] is False
     assert settings_under({"DEBUG": "1"})["debug"] is True
+
+
+EMAIL_NAMES = ["EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
+               "EMAIL_USE_SSL", "EMAIL_TIMEOUT"]  # fmt: skip
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def settings_values(env: dict[str, str], names: list[str]) -> dict:
+    """The named settings config/settings.py computes under `env`."""
+    code = (
+        "import json\nfrom config import settings as s\n"
+        f"print(json.dumps({{name: getattr(s, name) for name in {names!r}}}))\n"
+    )
+    result = run_python(["-c", code], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def email_settings_under(env: dict[str, str]) -> dict:
+    return settings_values(env, EMAIL_NAMES)
+
+
+def test_email_url_configures_one_smtp_relay_with_starttls():
+    computed = email_settings_under({"EMAIL_URL": "smtp+tls://relay%40example.com:p%40ss%3Aword@smtp.example.com:587"})
+
+    assert computed == {
+        "EMAIL_BACKEND": SMTP_BACKEND,
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": 587,
+        "EMAIL_HOST_USER": "relay@example.com",
+        "EMAIL_HOST_PASSWORD": "p@ss:word",
+        "EMAIL_USE_TLS": True,
+        "EMAIL_USE_SSL": False,
+        "EMAIL_TIMEOUT": 30,
+    }
+
+
+def test_email_url_with_implicit_tls_and_a_timeout():
+    computed = email_settings_under({"EMAIL_URL": "smtp+ssl://user:secret@smtp.example.com:465?timeout=5"})
+
+    assert computed["EMAIL_BACKEND"] == SMTP_BACKEND
+    assert (computed["EMAIL_PORT"], computed["EMAIL_USE_SSL"], computed["EMAIL_USE_TLS"]) == (465, True, False)
+    assert computed["EMAIL_TIMEOUT"] == 5
+
+
+def test_without_email_url_emails_go_to_the_console():
+    computed = email_settings_under({})
+
+    assert computed["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert (computed["EMAIL_HOST"], computed["EMAIL_PORT"], computed["EMAIL_HOST_USER"]) == ("localhost", 25, "")
+
+
+def test_email_backend_wins_over_the_backend_of_email_url():
+    computed = email_settings_under(
+        {"EMAIL_URL": "smtp://smtp.example.com:25", "EMAIL_BACKEND": "anymail.backends.mailgun.EmailBackend"}
+    )
+
+    assert computed["EMAIL_BACKEND"] == "anymail.backends.mailgun.EmailBackend"
+    assert computed["EMAIL_HOST"] == "smtp.example.com"
+
+
+def test_email_url_reaches_a_real_smtp_server():
+    """The settings EMAIL_URL makes are the ones Django's SMTP backend connects with."""
+    code = (
+        "import django\ndjango.setup()\nfrom django.core.mail import send_mail\n"
+        "send_mail('Relay test', 'Body', 'a@example.com', ['b@example.com'])\n"
+    )
+    with SmtpSink() as sink:
+        result = run_python(["-c", code], {"EMAIL_URL": f"smtp://{sink.host}:{sink.port}?timeout=5"})
+
+    assert result.returncode == 0, result.stderr
+    assert [message.message["Subject"] for message in sink.messages] == ["Relay test"]
+    assert sink.messages[0].rcpt_tos == ("b@example.com",)

@@ -195,9 +195,6 @@ def test_list_blacklist_filters_by_sending(api_client, account, sending):
 @pytest.mark.parametrize(
     ("type", "query", "description"),
     [
-        ("sms", "recipient=abc", "The recipient must be a valid phone number."),
-        ("voice", "recipient=123", "The recipient must be a valid phone number."),
-        ("mailing", "recipient=not-an-email", "The recipient must be a valid email address."),
         ("sms", "sendingId=abc", "The sendingId must be an integer."),
         ("sms", "sendingId=1.5", "The sendingId must be an integer."),
         ("sms", "limit=0", "The limit must be an integer between 1 and 1000."),

@@ -567,9 +567,6 @@ def test_list_contacts_past_the_last_page_is_empty(api_client, full_contact):
         ("page=0", "The page must be an integer at least 1."),
         ("page=x", "The page must be an integer at least 1."),
         ("include=notes", "The selected include is invalid."),
-        ("phone=abc", "The phone must be a valid phone number."),
-        ("landline=12", "The landline must be a valid phone number."),
-        ("countryIso=XX", "The selected countryIso is invalid."),
     ],
 )
 def test_list_contacts_with_invalid_parameters_is_rejected(api_client, full_contact, query, description):

@@ -90,7 +90,7 @@ def test_a_window_may_end_at_midnight():
         ([{"day": 8, "from": "09:00", "to": "10:00"}], "The availableTimes.0.day must be between 1 and 7."),
         ([{"day": "x", "from": "09:00", "to": "10:00"}], "The availableTimes.0.day must be an integer."),
         ([{"from": "9:00", "to": "10:00"}], "The availableTimes.0.from must be a time in HH:MM format."),
-        ([{"from": "09:00"}], "The availableTimes.0.to must be a time in HH:MM format."),
+        ([{"from": "09:00"}], "The availableTimes.0.to field is required."),
         ([{"from": "24:00", "to": "10:00"}], "The availableTimes.0.from must be a time between 00:00 and 23:59."),
         ([{"from": "09:00", "to": "09:00"}], "The availableTimes.0.to must be different from availableTimes.0.from."),
     ],
