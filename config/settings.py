@@ -216,6 +216,16 @@ EMAIL_VALIDATION_DNS_PORT = env.int("EMAIL_VALIDATION_DNS_PORT", default=53)
 EMAIL_VALIDATION_DNS_TIMEOUT = env.float("EMAIL_VALIDATION_DNS_TIMEOUT", default=2.0)
 EMAIL_VALIDATION_DNS_LIFETIME = env.float("EMAIL_VALIDATION_DNS_LIFETIME", default=5.0)
 
+# Requests made on a customer's behalf (notification URLs, the account's event URL; config/outbound.py).
+# Private, loopback and other non-public addresses are refused; OUTBOUND_ALLOWED_HOSTS names the
+# on-premise receivers that may be called anyway (host names, addresses or networks, comma separated).
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.05)
+OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=10.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
+# PEM file of the CAs https receivers are verified against; empty: certifi's bundle (what requests used).
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 # django-anymail: the ESP's API keys come from the environment, and every tracking webhook must
