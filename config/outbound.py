@@ -128,9 +128,8 @@ def url_refusal(*, url: str) -> str | None:
     if literal is not None:
         return _address_refusal(literal)
     if target.host == "localhost" or target.host.endswith(".localhost"):
-        for address in LOOPBACK_NAME_ADDRESSES:
-            if reason := _address_refusal(address):
-                return f"{target.host} is a loopback name ({reason})"
+        if any(_address_refusal(address) for address in LOOPBACK_NAME_ADDRESSES):
+            return f"{target.host} is a loopback name"
     return None
 
 
