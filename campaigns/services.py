@@ -74,6 +74,7 @@ from campaigns.fanout import (
 )
 from campaigns.models import Campaign, Channel, Sending, SendingStatus
 from campaigns.pricing import certification_fee, phone_country, sms_price_table
+from config import outbound
 from config.api import ERRORS
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Group
 from contacts.normalize import InvalidRecipient, normalise_email, normalise_phone
@@ -192,6 +193,8 @@ def _url_valid(value: Any) -> bool:
         _url_validator(value.strip())
     except ValidationError:
         return False
+    if reason := outbound.url_refusal(url=value.strip()):  # the outbound-URL guard's accept-time check
+        raise SendError(109, f"Notification URL incorrect: {reason}.")
     return True
 
 
