@@ -6,7 +6,8 @@ Rules:
 - http and https only, a host required; credentials in the URL (`user:pass@`) become Basic auth.
 - The host is resolved once (socket.getaddrinfo); every address it resolves to must be public, and
   the connection is made to the first of them, so a DNS answer that changes between the check and the
-  connection (DNS rebinding) cannot steer the request. The request still carries the original Host
+  connection (DNS rebinding) cannot steer the request. There is no fallback to the next address
+  when the first does not answer (a failed attempt, retried by the caller like any other). The request still carries the original Host
   header, and https sends the original name as SNI and verifies the certificate against it.
 - Refused addresses: loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10),
   multicast, reserved, unspecified, shared (CGNAT 100.64/10), 192.0.0.0/24, IPv6 site-local, and anything else
