@@ -7,11 +7,12 @@ Rules:
 - The host is resolved once (socket.getaddrinfo); every address it resolves to must be public, and
   the connection is made to the first of them, so a DNS answer that changes between the check and the
   connection (DNS rebinding) cannot steer the request. There is no fallback to the next address
-  when the first does not answer (a failed attempt, retried by the caller like any other). The request still carries the original Host
-  header, and https sends the original name as SNI and verifies the certificate against it.
+  when the first does not answer (a failed attempt, retried by the caller like any other). The
+  request still carries the original Host header, and https sends the original name as SNI and
+  verifies the certificate against it.
 - Refused addresses: loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10),
-  multicast, reserved, unspecified, shared (CGNAT 100.64/10), 192.0.0.0/24, IPv6 site-local, and anything else
-  Python's `ipaddress` does not call global. IPv6 addresses that embed an IPv4 address (IPv4-mapped
+  multicast, reserved, unspecified, shared (CGNAT 100.64/10), 192.0.0.0/24, IPv6 site-local, and
+  anything else Python's `ipaddress` does not call global. IPv6 addresses that embed an IPv4 address (IPv4-mapped
   ::ffff:a.b.c.d, 6to4, Teredo, NAT64 64:ff9b::/96) are judged by the IPv4 address they carry.
 - `OUTBOUND_ALLOWED_HOSTS` (operator setting) lists host names, addresses or networks that skip the
   address rules, for on-premise receivers: a listed name may resolve to anything; a listed address
@@ -44,6 +45,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Final
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -227,7 +229,7 @@ def _send(
         raise OutboundError(f"{label} did not answer within {read:g} s") from exc
     except SSLError as exc:
         raise OutboundError(f"TLS with {label} failed: {_cause(exc)}") from exc
-    except (HTTPError, OSError, ValueError) as exc:  # ValueError: http.client refusing a malformed path
+    except (HTTPError, HTTPException, OSError, ValueError) as exc:
         raise OutboundError(f"the request to {label} failed: {_cause(exc)}") from exc
     try:
         payload = _read_capped(response, method=method, max_bytes=max_bytes, deadline=deadline, label=label)
@@ -255,7 +257,7 @@ def _read_capped(response, *, method: str, max_bytes: int, deadline: float, labe
                 raise OutboundError(f"the answer of {label} took longer than the timeouts allow")
     except ReadTimeoutError as exc:
         raise OutboundError(f"{label} stopped sending its answer for {settings.OUTBOUND_READ_TIMEOUT:g} s") from exc
-    except (ProtocolError, HTTPError, OSError) as exc:
+    except (ProtocolError, HTTPError, HTTPException, OSError) as exc:
         raise OutboundError(f"reading the answer of {label} failed: {_cause(exc)}") from exc
     return b"".join(chunks)
 
