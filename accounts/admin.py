@@ -14,7 +14,12 @@ from django.utils.html import format_html
 
 from accounts.forms import ApiCredentialForm, VerifiedSenderForm
 from accounts.models import Account, ApiCredential, BalanceEntry, User, VerifiedSender
-from accounts.services import api_credential_set, api_credential_set_allowed_ips, balance_top_up
+from accounts.services import (
+    api_credential_set,
+    api_credential_set_allowed_ips,
+    balance_top_up,
+    event_notification_url_clean,
+)
 
 
 class VerifiedSenderInline(admin.TabularInline):
@@ -25,8 +30,19 @@ class VerifiedSenderInline(admin.TabularInline):
     extra = 0
 
 
+class AccountAdminForm(forms.ModelForm):
+    """No Meta: the ModelAdmin builds the form for Account with its own fields and read-only balance."""
+
+    event_notification_url = forms.URLField(required=False, max_length=2000, assume_scheme="https")
+
+    def clean_event_notification_url(self) -> str:
+        # The same check as the staff settings page: operators cannot point an account at a refused address.
+        return event_notification_url_clean(self.cleaned_data.get("event_notification_url") or "")
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountAdminForm
     list_display = ["name", "country", "currency", "balance", "timezone", "users_count", "created_at"]
     list_filter = ["country", "currency"]
     search_fields = ["name"]

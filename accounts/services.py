@@ -18,6 +18,7 @@ from accounts.models import (
     VerifiedSender,
     validate_ip_networks,
 )
+from config import outbound
 
 
 def api_password_hmac(password: str) -> str:
@@ -155,16 +156,26 @@ def login_success_record(*, username: str) -> None:
     cache.delete(user_key)
 
 
+def event_notification_url_clean(url: str) -> str:
+    """The account's event notification URL stripped, or ValidationError saying what is wrong: not an
+    http(s) URL, or one the outbound-URL guard refuses (a loopback, private... address)."""
+    url = url.strip()
+    if not url:
+        return ""
+    URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")(url)
+    if reason := outbound.url_refusal(url=url):
+        raise ValidationError(f"This URL cannot be called: {reason}.", code="outbound_refused")
+    return url
+
+
 def account_notifications_set(*, account: Account, event_notification_url: str) -> Account:
     """Set (or clear with "") the URL every event of the account is POSTed to. A URL without a
     webhook secret would go out unsigned, so the first URL also gets a secret."""
-    account.event_notification_url = event_notification_url.strip()
+    account.event_notification_url = event_notification_url_clean(event_notification_url)
     fields = ["event_notification_url"]
     if account.event_notification_url and not account.webhook_secret:
         account.webhook_secret = webhook_secret_generate()
         fields.append("webhook_secret")
-    if account.event_notification_url:
-        URLValidator(schemes=["http", "https"])(account.event_notification_url)
     account.save(update_fields=fields)
     return account
 

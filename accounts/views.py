@@ -234,8 +234,8 @@ def settings_notifications(request: HttpRequest, account: Account) -> HttpRespon
                 account_notifications_set(
                     account=account, event_notification_url=form.cleaned_data["event_notification_url"]
                 )
-            except ValidationError:
-                form.add_error("event_notification_url", "Enter an http:// or https:// URL.")
+            except ValidationError as exc:
+                form.add_error("event_notification_url", exc.messages[0])
             else:
                 messages.success(request, "The event notification URL has been saved.")
                 return redirect("settings-notifications")

@@ -229,6 +229,16 @@ EMAIL_VALIDATION_DNS_PORT = env.int("EMAIL_VALIDATION_DNS_PORT", default=53)
 EMAIL_VALIDATION_DNS_TIMEOUT = env.float("EMAIL_VALIDATION_DNS_TIMEOUT", default=2.0)
 EMAIL_VALIDATION_DNS_LIFETIME = env.float("EMAIL_VALIDATION_DNS_LIFETIME", default=5.0)
 
+# Requests made on a customer's behalf (notification URLs, the account's event URL; config/outbound.py).
+# Private, loopback and other non-public addresses are refused; OUTBOUND_ALLOWED_HOSTS names the
+# on-premise receivers that may be called anyway (host names, addresses or networks, comma separated).
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.05)
+OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=10.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
+# PEM file of the CAs https receivers are verified against; empty: certifi's bundle (what requests used).
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+
 # One SMTP relay for every outgoing email, as a URL (django-environ): smtp://user:password@host:25,
 # smtp+tls://… (STARTTLS, usually :587), smtp+ssl://… (implicit TLS, usually :465), `?timeout=10`; the
 # user and password percent-encoded. Without it emails go to the console. EMAIL_BACKEND (an anymail ESP,

@@ -14,6 +14,12 @@ since the previous retry..."): any answer other than 200, a timeout or a connect
 retried 1, 2, 3, 4 and 5 minutes after the previous attempt; after the 6th attempt fails the
 notification is FAILED.
 
+Requests go through the outbound-URL guard (config/outbound.py): its timeouts and size cap, redirects
+followed up to MAX_REDIRECTS hops each checked again, one keep-alive pool per receiver shared by the
+worker threads. URLs were checked when accepted, but a name may resolve to a refused address later:
+such an attempt is recorded with the guard's reason and the notification is FAILED at once (asking
+again would be refused again; `notifications_retry` sends it anew once the receiver is fixed).
+
 Per-message GET (`notificationUrl`, SMS). The escapes are replaced by URL-encoded values:
   %i message id (public)           %p sender             %P recipient
   %t sent date "YYYY-MM-DD HH:MM"  %c cost               %s status (table below)
@@ -46,10 +52,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import requests
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config import outbound
 from config.api import iso8601
 from messaging.bulk_sql import pg_insert_rows
 from messaging.models import Event, Notification, NotificationAttempt, NotificationKind, NotificationStatus
@@ -58,11 +64,11 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
 CLAIM_BATCH = 200
-# Longer than a whole batch can take (CLAIM_BATCH / WORKERS * TIMEOUT), so a claimed row is not
-# claimed again while its first request is still going.
+# Longer than a whole batch can take (CLAIM_BATCH / WORKERS * the outbound connect + read timeouts),
+# so a claimed row is not claimed again while its first request is still going.
 LEASE = timedelta(minutes=5)
 WORKERS = 16
-TIMEOUT = (3.05, 10)  # connect, read (seconds)
+MAX_REDIRECTS = 3
 SIGNATURE_HEADER = "X-Signature"
 KICK_INTERVAL_SECONDS = 0.5
 USER_AGENT = "campaign-platform-notifications/1.0"
@@ -79,7 +85,6 @@ MESSAGE_STATUS: dict[str, str] = {
 SMTP_RESPONSE_EVENTS = frozenset({"delivered", "hard_bounced", "soft_bounced"})
 
 _last_kick = 0.0
-_sessions = threading.local()
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -287,13 +292,13 @@ def notifications_deliver_batch(*, now: datetime | None = None, batch_size: int 
             return 0
         Notification.objects.filter(pk__in=[n.pk for n in claimed]).update(due_at=now + LEASE)
     prepared = []
-    outcomes: dict[int, tuple[int | None, str]] = {}
+    outcomes: dict[int, _Outcome] = {}
     for notification in claimed:
         try:
             prepared.append((notification, notification_request(notification)))
         except Exception as exc:
             logger.exception("Could not build notification %s", notification.pk)
-            outcomes[notification.pk] = (None, f"{type(exc).__name__}: {exc}")
+            outcomes[notification.pk] = _Outcome(None, f"{type(exc).__name__}: {exc}")
     results = _executor().map(_perform, [request for _notification, request in prepared])
     for (notification, _request), result in zip(prepared, results, strict=True):
         outcomes[notification.pk] = result
@@ -301,25 +306,33 @@ def notifications_deliver_batch(*, now: datetime | None = None, batch_size: int 
     return len(claimed)
 
 
-def _perform(request: PreparedRequest) -> tuple[int | None, str]:
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status_code: int | None
+    error: str = ""
+    refused: bool = False  # the guard refused the URL: nothing was sent, and retrying cannot help
+
+
+def _perform(request: PreparedRequest) -> _Outcome:
+    headers = {"User-Agent": USER_AGENT, **(request.headers or {})}
     try:
-        response = _session().request(
-            request.method, request.url, data=request.body or None, headers=request.headers, timeout=TIMEOUT
+        response = outbound.request(
+            request.method, request.url, body=request.body or None, headers=headers, max_redirects=MAX_REDIRECTS
         )
-        response.close()
-    except requests.RequestException as exc:
-        return None, f"{type(exc).__name__}: {_short(exc)}"
-    return response.status_code, ""
+    except outbound.OutboundRefused as exc:
+        return _Outcome(None, _short(f"Refused: {exc.reason}"), refused=True)
+    except outbound.OutboundError as exc:
+        return _Outcome(None, _short(exc.reason))
+    return _Outcome(response.status, "")
 
 
-def _record_outcomes(
-    claimed: list[Notification], outcomes: dict[int, tuple[int | None, str]], *, now: datetime
-) -> None:
+def _record_outcomes(claimed: list[Notification], outcomes: dict[int, _Outcome], *, now: datetime) -> None:
     attempts = []
     recorded_at = timezone.now()
     with transaction.atomic():
         for notification in claimed:
-            status_code, error = outcomes[notification.pk]
+            outcome = outcomes[notification.pk]
+            status_code, error = outcome.status_code, outcome.error
             number = notification.attempts + 1
             attempts.append(
                 NotificationAttempt(notification=notification, number=number, response_status=status_code, error=error)
@@ -327,7 +340,7 @@ def _record_outcomes(
             notification.attempts = number
             if status_code == 200:
                 notification.status = NotificationStatus.DELIVERED
-            elif number > MAX_RETRIES:
+            elif outcome.refused or number > MAX_RETRIES:
                 notification.status = NotificationStatus.FAILED
             else:
                 # The n-th retry comes n minutes after the previous attempt.
@@ -340,7 +353,7 @@ def _record_outcomes(
 
 
 def _executor() -> ThreadPoolExecutor:
-    """Long-lived threads, each with its own keep-alive session, reused batch after batch."""
+    """Long-lived threads, reused batch after batch (the guard keeps the connections)."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -348,17 +361,8 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def _session() -> requests.Session:
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
-        _sessions.session = session
-    return session
-
-
-def _short(exc: Exception) -> str:
-    return str(exc)[:500]
+def _short(text: str) -> str:
+    return text[:500]
 
 
 def _minute(value: datetime | None) -> str:

@@ -66,3 +66,12 @@ def other_user(db) -> User:
 def other_client(other_user) -> APIClient:
     """A client of a second account, for cross-account isolation tests."""
     return make_api_client(other_user)
+
+
+@pytest.fixture(autouse=True)
+def _outbound_allows_the_loopback_fakes(settings):
+    # The outbound-URL guard (config/outbound.py) refuses loopback like every non-public address, and
+    # the fake receivers and gateways of tests/fakes/ listen on 127.0.0.1: tests allow that one address
+    # the way an operator allows an on-premise receiver (OUTBOUND_ALLOWED_HOSTS), so the suite proves
+    # the allowed path everywhere. Tests of the refusals set the list empty (tests/config/test_outbound.py).
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]

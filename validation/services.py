@@ -4,8 +4,10 @@ Life of a job: `pending` (created, queued in django-q2) -> `started` (a worker t
 estimated cost from the balance) -> `finished` (every address has a result; the cost of the addresses
 actually checked is kept and the rest of the hold goes back) or `failed` (the whole hold goes back).
 Each change to started / finished / failed POSTs the spec's notification body (JSON `{"data": {...}}`)
-to the job's notificationUrl; a notification that fails is logged and recorded on the job, and never
-stops it.
+to the job's notificationUrl through the outbound-URL guard (config/outbound.py: a URL it refuses is
+109 when the job is created, and a failed notification if its name resolves to a refused address
+later; redirects are not followed); a notification that fails is logged and recorded on the job, and
+never stops it.
 
 A run works through the job's unchecked addresses in batches of BATCH_SIZE, committing each batch
 (results, progress counters, reuse records, blacklist entries) in one short transaction fenced by the
@@ -21,6 +23,7 @@ down would be worse than useless. With `allow_risky` false, every other risky ad
 account's mailing blacklist (contacts.services.blacklist_add).
 """
 
+import json
 import logging
 import time
 import uuid
@@ -31,7 +34,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import Any, Final
 
-import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -41,6 +43,7 @@ from django_q.tasks import async_task
 
 from accounts.models import Account, LedgerReason
 from accounts.services import balance_credit, balance_debit
+from config import outbound
 from config.api import ERRORS
 from contacts.models import BlacklistEntry, BlacklistType, Contact, Membership
 from contacts.services import blacklist_add, groups_resolve
@@ -64,7 +67,6 @@ BATCH_SIZE: Final = 500
 INSERT_BATCH_SIZE: Final = 5000
 FAILED_ERROR: Final = "Failed to process email validation"
 NOT_ENOUGH_CREDITS_ERROR: Final = ERRORS[111][1]
-NOTIFICATION_TIMEOUT: Final = (3.05, 5)  # connect, read (seconds)
 NOTIFICATION_USER_AGENT: Final = "campaign-platform-email-validation/1.0"
 # Results that say nothing about the address itself (see the module docstring).
 UNVERIFIED_REASONS: Final = frozenset({EmailReason.DNS_UNREACHABLE, EmailReason.DNS_ERROR})
@@ -198,6 +200,8 @@ def _notification_url_clean(raw: Any) -> str:
         _url_validator(raw.strip())
     except ValidationError as exc:
         raise EmailValidationRefused(109) from exc
+    if reason := outbound.url_refusal(url=raw.strip()):
+        raise EmailValidationRefused(109, f"Notification URL incorrect: {reason}.")
     return raw.strip()
 
 
@@ -448,17 +452,16 @@ def email_validation_notify(*, validation: EmailValidation) -> bool:
         return True
     body = {"data": email_validation_to_dict(validation, absolute_url=_public_url, with_error=True)}
     try:
-        response = requests.post(
+        response = outbound.post(
             validation.notification_url,
-            json=body,
-            timeout=NOTIFICATION_TIMEOUT,
-            headers={"User-Agent": NOTIFICATION_USER_AGENT},
-            allow_redirects=False,
+            body=json.dumps(body).encode(),
+            headers={"User-Agent": NOTIFICATION_USER_AGENT, "Content-Type": "application/json"},
         )
-        response.close()
-        problem = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        problem = "" if 200 <= response.status < 300 else f"HTTP {response.status}"
+    except outbound.OutboundRefused as exc:
+        problem = f"Refused: {exc.reason}"[:500]
     except Exception as exc:
-        problem = f"{type(exc).__name__}: {exc}"[:500]
+        problem = (exc.reason if isinstance(exc, outbound.OutboundError) else f"{type(exc).__name__}: {exc}")[:500]
     if not problem:
         return True
     logger.warning("Email validation %s: %s notification failed: %s", validation.pk, validation.status, problem)

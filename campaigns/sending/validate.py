@@ -17,6 +17,7 @@ from django.core.validators import URLValidator
 from accounts.models import Account
 from campaigns.errors import SendError
 from campaigns.sending.request import Target
+from config import outbound
 from config.api import ERRORS
 from content.email import form_ids_of
 from messaging.models import MessageStatus
@@ -54,6 +55,8 @@ def _url_valid(value: Any) -> bool:
         _url_validator(value.strip())
     except ValidationError:
         return False
+    if reason := outbound.url_refusal(url=value.strip()):  # the outbound-URL guard's accept-time check
+        raise SendError(109, f"Notification URL incorrect: {reason}.", field="notification_url")
     return True
 
 

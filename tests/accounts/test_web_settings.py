@@ -3,6 +3,7 @@ event notification URL and webhook secret, provider choice per channel. Always t
 user's own account."""
 
 import pytest
+from django.urls import reverse
 
 from accounts.models import ApiCredential, VerifiedSender
 from accounts.services import api_password_matches, verified_sender_add
@@ -90,6 +91,58 @@ def test_a_notification_url_that_is_not_http_is_refused(web, account):
     assert "Enter" in response.content.decode()
     account.refresh_from_db()
     assert account.event_notification_url == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "the address 169.254.169.254 is link-local"),
+        ("http://192.168.1.10:8080/events", "the address 192.168.1.10 is private"),
+        ("http://localhost:8000/events", "localhost is a loopback name"),
+    ],
+)
+def test_a_notification_url_to_a_non_public_address_is_refused_beside_the_field(web, account, settings, url, reason):
+    settings.OUTBOUND_ALLOWED_HOSTS = []  # tests/conftest.py allows 127.0.0.1 for the fake receivers
+    response = web.post("/settings/notifications/", {"event_notification_url": url})
+    assert response.status_code == 200
+    assert response.context["form"].errors["event_notification_url"] == [f"This URL cannot be called: {reason}."]
+    account.refresh_from_db()
+    assert account.event_notification_url == "" and account.webhook_secret == ""
+
+
+def test_a_notification_url_of_an_allowed_internal_host_is_saved(web, account, settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = ["receiver.internal"]
+    response = web.post("/settings/notifications/", {"event_notification_url": "http://receiver.internal/events"})
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.event_notification_url == "http://receiver.internal/events"
+
+
+def test_the_admin_refuses_an_event_notification_url_to_a_non_public_address(admin_client, account, settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+    data.update(
+        {
+            "event_notification_url": "http://10.0.0.7/events",
+            "verified_senders-TOTAL_FORMS": "0",
+            "verified_senders-INITIAL_FORMS": "0",
+        }
+    )
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {"event_notification_url": ["This URL cannot be called: the address 10.0.0.7 is private."]}
+    account.refresh_from_db()
+    assert account.event_notification_url == ""
+
+    data["event_notification_url"] = "https://hooks.acme.test/events"
+    assert admin_client.post(url, data).status_code == 302
+    account.refresh_from_db()
+    assert account.event_notification_url == "https://hooks.acme.test/events"
 
 
 def test_rotating_the_webhook_secret_shows_it_once(web, account):

@@ -486,6 +486,37 @@ def test_invalid_notification_url_is_109(api_client, account, url):
     assert nothing_written(account)
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/?s=%s", "the address 169.254.169.254 is link-local"),
+        ("http://10.0.0.8/dlr?s=%s", "the address 10.0.0.8 is private"),
+        ("http://[::1]:8000/dlr", "the address ::1 is loopback"),
+        ("http://localhost/dlr", "localhost is a loopback name"),
+        (["https://example.com/a", "http://127.0.0.1/b"], "the address 127.0.0.1 is loopback"),
+    ],
+)
+def test_a_notification_url_to_a_non_public_address_is_109_naming_why(api_client, account, settings, url, reason):
+    # tests/conftest.py lets 127.0.0.1 through for the fake receivers; the refusal is proven without it.
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    response = post_sms(
+        api_client, to=["34666555444", "34666555333"], message="Hi", notificationUrl=url, **{"from": "T"}
+    )
+    assert error_of(response) == (400, 109)
+    assert response.json()["error"]["description"] == f"Notification URL incorrect: {reason}."
+    assert nothing_written(account)
+
+
+def test_a_notification_url_of_an_allowed_internal_host_is_accepted(api_client, account, settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = ["receiver.internal", "10.0.0.8"]
+    urls = ["http://receiver.internal/dlr?s=%s", "http://10.0.0.8/dlr?s=%s"]
+    response = post_sms(
+        api_client, to=["34666555444", "34666555333"], message="Hi", notificationUrl=urls, **{"from": "T"}
+    )
+    assert response.status_code == 202, response.json()
+    assert set(Message.objects.filter(account=account).values_list("notification_url", flat=True)) == set(urls)
+
+
 def test_campaign_name_creates_the_campaign_once_and_later_sends_reuse_it(api_client, account):
     first = post_sms(api_client, to=["34666555444"], message="Hi", campaignName="Spring", tags=["a"], **{"from": "T"})
     second = post_sms(api_client, to=["34666555444"], message="Hi", campaignName="Spring", tags=["b"], **{"from": "T"})

@@ -333,9 +333,41 @@ def test_connection_errors_are_recorded_and_retried(account):
     notification = Notification.objects.get()
     [attempt] = notification.attempt_log.all()
     assert attempt.response_status is None
-    assert "ConnectionError" in attempt.error
+    assert "could not connect to 127.0.0.1:9" in attempt.error
     assert notification.status == NotificationStatus.PENDING
     assert notification.due_at == T0 + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_url_the_guard_refuses_at_call_time_is_a_failed_attempt_with_the_reason(account, receiver, settings, host):
+    # Accepted earlier, refused now (say its DNS changed to a loopback address): tests/conftest.py
+    # allows 127.0.0.1 for the fake receivers, so this test takes that away.
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    message = message_create(account)
+    notification = enqueue_for(account, message, "delivered", receiver)
+    Notification.objects.update(url=notification.url.replace("127.0.0.1", host))
+
+    assert notifications_deliver_batch(now=T0) == 1
+
+    notification.refresh_from_db()
+    [attempt] = notification.attempt_log.all()
+    assert attempt.response_status is None
+    assert attempt.error.startswith("Refused: ") and "127.0.0.1 is loopback" in attempt.error
+    assert notification.status == NotificationStatus.FAILED
+    assert receiver.requests == []
+
+
+def test_a_redirect_to_a_refused_address_is_not_followed(account, receiver):
+    message = message_create(account)
+    notification = enqueue_for(account, message, "delivered", receiver)
+    receiver.statuses = [302]
+    receiver.location = "http://169.254.169.254/latest/meta-data/"
+
+    notifications_deliver_batch(now=T0)
+
+    [attempt] = notification.attempt_log.all()
+    assert "Refused: the address 169.254.169.254 is link-local" in attempt.error
+    assert len(receiver.requests) == 1
 
 
 def test_a_worker_dying_mid_batch_leaves_the_notification_pending_for_later(account, receiver, monkeypatch):

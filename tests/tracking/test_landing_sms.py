@@ -211,6 +211,16 @@ def test_some_invalid_recipients_answer_207_and_only_valid_ones_get_links(api_cl
     assert ShortLink.objects.count() == 1
 
 
+def test_a_notification_url_to_a_metadata_address_is_109_naming_why(api_client, account):
+    response = post(api_client, notificationUrl="http://169.254.169.254/latest/meta-data/")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": 109,
+        "description": "Notification URL incorrect: the address 169.254.169.254 is link-local.",
+    }
+    assert nothing_written(account)
+
+
 def test_every_sms_parameter_is_honoured(api_client, account):
     response = post(
         api_client,

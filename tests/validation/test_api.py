@@ -164,6 +164,22 @@ def test_invalid_notification_url_is_109_and_creates_nothing(api_client, url):
     assert not EmailValidation.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "the address 169.254.169.254 is link-local"),
+        ("http://localhost:8080/hook", "localhost is a loopback name"),
+        ("http://[::ffff:10.0.0.1]/hook", "embeds 10.0.0.1"),
+    ],
+)
+def test_a_notification_url_to_a_non_public_address_is_109_naming_why(api_client, settings, url, reason):
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    response = create(api_client, {"emails": ["a@example.com"], "notificationUrl": url})
+    assert error(response) == (400, 109)
+    assert reason in response.json()["error"]["description"]
+    assert not EmailValidation.objects.exists()
+
+
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"{not json", b"null"])
 def test_body_that_is_not_a_json_object_is_125(api_client, raw):
     response = api_client.post(URL, raw, content_type="application/json")

@@ -151,7 +151,20 @@ def test_an_unreachable_notification_url_is_recorded_and_the_job_still_finishes(
     url = f"http://127.0.0.1:{port}/notify"  # nothing listens there any more
     validation = run(new_job(account, ["valid@example.com"], notification_url=url))
     assert validation.status == ValidationStatus.FINISHED
-    assert "finished: ConnectionError" in validation.notification_error
+    assert "finished: could not connect to 127.0.0.1" in validation.notification_error
+
+
+def test_a_notification_url_refused_when_called_is_recorded_and_the_job_still_finishes(
+    account, dns_server, receiver, settings
+):
+    validation = new_job(account, ["valid@example.com"], notification_url=receiver.url)
+    # Accepted while allowed (tests/conftest.py allows the fake receiver's 127.0.0.1), loopback when
+    # called, as when its name has moved to a refused address since.
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    validation = run(validation)
+    assert validation.status == ValidationStatus.FINISHED
+    assert "finished: Refused: the address 127.0.0.1 is loopback" in validation.notification_error
+    assert receiver.requests == []
 
 
 # ---------------------------------------------------------------------------------------------
