@@ -1,0 +1,82 @@
+"""The fault suite's frame: PostgreSQL only, every test bounded in time, worker processes always
+stopped, the fake gateway, and the figures each scenario measured, printed at the end of the run
+(pytest's terminal summary, so they show without -s)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from messaging import dispatch
+from tests.fakes.http_gateway import FakeGateway
+from tests.faults.workers import DispatchWorker
+
+# No test of the suite may run longer than this (seconds); each scales its work well below it.
+TIME_LIMIT = 150
+
+# scenario -> figure -> value, in the order they were recorded.
+FIGURES: dict[str, dict[str, Any]] = {}
+
+
+class FaultTestTimeout(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the fault suite needs PostgreSQL (SKIP LOCKED, pg_terminate_backend, concurrent writers)")
+    dispatch._provider_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request) -> Iterator[None]:
+    def expire(signum: int, frame: object) -> None:
+        raise FaultTestTimeout(f"{request.node.name} ran longer than {TIME_LIMIT} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TIME_LIMIT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def workers() -> Iterator[list[DispatchWorker]]:
+    """Append every worker a test starts: whatever happens, they are killed before the database
+    is flushed."""
+    started: list[DispatchWorker] = []
+    yield started
+    for worker in started:
+        worker.kill()
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeGateway]:
+    with FakeGateway() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fault_figures() -> Callable[..., None]:
+    """`fault_figures(scenario, name=value, ...)` records what a scenario measured."""
+
+    def record(scenario: str, **values: Any) -> None:
+        FIGURES.setdefault(scenario, {}).update(values)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("fault suite figures")
+    for scenario, values in FIGURES.items():
+        figures = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in values.items())
+        terminalreporter.write_line(f"{scenario}: {figures}")
