@@ -1,6 +1,7 @@
 """The fault suite's frame: PostgreSQL only, every test bounded in time, worker processes always
-stopped, the fake gateway, and the figures each scenario measured, printed at the end of the run
-(pytest's terminal summary, so they show without -s)."""
+stopped, the fake gateway, a live server that takes 50 clients at once, and the figures each
+scenario measured, printed at the end of the run (pytest's terminal summary, so they show
+without -s)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
+from django.test.testcases import LiveServerThread
 
 from messaging import dispatch
 from tests.fakes.http_gateway import FakeGateway
@@ -61,6 +65,30 @@ def workers() -> Iterator[list[DispatchWorker]]:
 def gateway() -> Iterator[FakeGateway]:
     with FakeGateway() as fake:
         yield fake
+
+
+class _ManyClientsWSGIServer(ThreadedWSGIServer):
+    # Django's test server lets 10 connections wait for accept(); 50 clients at once overflow
+    # that queue and some connections fail before any request is read.
+    request_queue_size = 128
+
+
+class _ManyClientsServerThread(LiveServerThread):
+    server_class = _ManyClientsWSGIServer
+
+
+@pytest.fixture
+def server_url(transactional_db, settings) -> Iterator[str]:
+    """A live server (one thread and database connection per request) taking 50 clients at once."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    thread = _ManyClientsServerThread("127.0.0.1", StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()
 
 
 @pytest.fixture
