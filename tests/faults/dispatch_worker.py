@@ -8,7 +8,8 @@ Modes:
   (django-q2 records the failed task and carries on), so a dropped database connection costs
   the worker its batch, not its life.
 - `task <signed package>`: run one django-q2 task package through django-q2's own worker loop
-  (`django_q.worker.worker`), exactly as a cluster runs a task it took from the broker.
+  (`django_q.worker.worker`), exactly as a cluster runs a task it took from the broker. It starts
+  when a line arrives on stdin, so a test can start the process early and pick the moment.
 
 Settings the fault tests need short (`--stale-after`, `--backoff`) are set after setup. Every line
 it prints is one report: `ready`, `handled <n>`, `error <exception>`, `result <success> <value>`.
@@ -72,6 +73,7 @@ def task(pack: str) -> None:
     from django_q.signing import SignedPackage
     from django_q.worker import worker
 
+    sys.stdin.readline()
     tasks: Queue = Queue()
     results: Queue = Queue()
     tasks.put(SignedPackage.loads(pack))

@@ -10,8 +10,9 @@ issue 14 states):
   worker's sessions, the reconciler settles its batch; a last worker finishes the sending.
 - two worker clusters: 2 processes dispatching 2,000 messages at once (claims of 100).
 - a django-q2 task redelivered: one signed `messaging.tasks.dispatch_due` package run by
-  django-q2's worker loop in one process, then again in a second process while the first run is
-  still sending 3,000 messages (claims of 500, requests of 50 answered after 100 ms).
+  django-q2's worker loop in one process, then again in a second process as soon as the first
+  run's first request reached the gateway, while it still has 3,000 messages to send (claims of
+  500, requests of 50 answered after 100 ms).
 - dropped connections: 3 times pg_terminate_backend on every session of a worker while the
   gateway holds a request of the worker's claimed batch and the worker's write-behind session
   is open (1,000 messages, claims of 100, answers after 500 ms); the reconciler runs as the
@@ -225,15 +226,17 @@ def test_a_dispatch_task_redelivered_while_its_first_run_still_works_sends_nothi
     task_id = async_task("messaging.tasks.dispatch_due", task_name="dispatch due (kick)", broker=broker)
     (package,) = broker.packages
 
+    # Both processes are up first, so the redelivery lands at a chosen moment of the first run.
     first = DispatchWorker("faults-task-first-run", "task", package)
-    workers.append(first)
-    first.wait_ready()
-    assert gateway.wait_for_messages(1, timeout=60)
     second = DispatchWorker("faults-task-redelivered", "task", package)
-    workers.append(second)
+    workers.extend([first, second])
+    first.wait_ready()
     second.wait_ready()
-    first_still_working = first.process.poll() is None
-    left_when_redelivered = unfinished(sending)
+    first.go()
+    assert gateway.wait_for_messages(1, timeout=60)
+    unsent_when_redelivered = unfinished(sending)
+    second.go()
+    first_still_running = first.process.poll() is None
 
     first_result, second_result = first.result(timeout=100), second.result(timeout=100)
     first_handled, second_handled = (int(result.split()[2]) for result in (first_result, second_result))
@@ -243,12 +246,13 @@ def test_a_dispatch_task_redelivered_while_its_first_run_still_works_sends_nothi
         "django-q2 task redelivered",
         task=task_id[:8],
         runs=2,
-        left_when_redelivered=left_when_redelivered,
+        unsent_when_redelivered=unsent_when_redelivered,
         handled_by_each_run=f"{first_handled}+{second_handled}",
         **figures,
     )
     assert first_result.startswith("result True") and second_result.startswith("result True")
-    assert first_still_working and left_when_redelivered > 0, "the redelivery must overlap the first run"
+    assert first_still_running
+    assert second_handled > 0, "the redelivered run must have found work left by the running first one"
     assert first_handled + second_handled == count
     assert_exactly_once(figures, count)
     assert figures["delivered once"] == count

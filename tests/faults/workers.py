@@ -42,6 +42,7 @@ class DispatchWorker:
             cwd=PROJECT_DIR,
             # libpq reads PGAPPNAME: every connection of the worker carries its name.
             env=database_env(PGAPPNAME=name),
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -60,6 +61,11 @@ class DispatchWorker:
         if not self._ready.wait(timeout) or self.process.poll() is not None:
             raise AssertionError(f"{self.name} did not start: {self.output()}")
         return self
+
+    def go(self) -> None:
+        """Start the task of a `task` worker."""
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
 
     @property
     def handled(self) -> int:
