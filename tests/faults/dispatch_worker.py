@@ -36,6 +36,11 @@ def main() -> None:
         settings.DISPATCH_STALE_AFTER_SECONDS = args.stale_after
     if args.backoff is not None:
         settings.DISPATCH_BACKOFF_SECONDS = args.backoff
+    # Imported before `ready`, so a test's clock starts when the worker can claim at once.
+    from django_q import worker  # noqa: F401
+
+    from messaging import dispatch  # noqa: F401
+
     report("ready")
     if args.mode == "loop":
         loop(claim_size=int(args.argument))
