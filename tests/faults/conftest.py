@@ -1,13 +1,11 @@
 """The fault suite's frame: PostgreSQL only, every test bounded in time, worker processes always
-stopped, the fake gateway, a live server that takes 50 clients at once, and the figures each
-scenario measured, printed at the end of the run (pytest's terminal summary, so they show
-without -s)."""
+stopped, the fake gateway, a live server that takes 50 clients at once, and the recorder of the figures
+each scenario measured (tests.faults.figures prints them at the end of the run)."""
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
@@ -17,13 +15,11 @@ from django.test.testcases import LiveServerThread
 
 from messaging import dispatch
 from tests.fakes.http_gateway import FakeGateway
+from tests.faults.figures import figures_record
 from tests.faults.workers import DispatchWorker
 
 # No test of the suite may run longer than this (seconds); each scales its work well below it.
 TIME_LIMIT = 180
-
-# scenario -> figure -> value, in the order they were recorded.
-FIGURES: dict[str, dict[str, Any]] = {}
 
 
 class FaultTestTimeout(Exception):
@@ -93,18 +89,6 @@ def server_url(transactional_db, settings) -> Iterator[str]:
 
 @pytest.fixture
 def fault_figures() -> Callable[..., None]:
-    """`fault_figures(scenario, name=value, ...)` records what a scenario measured."""
-
-    def record(scenario: str, **values: Any) -> None:
-        FIGURES.setdefault(scenario, {}).update(values)
-
-    return record
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config) -> None:
-    if not FIGURES:
-        return
-    terminalreporter.section("fault suite figures")
-    for scenario, values in FIGURES.items():
-        figures = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in values.items())
-        terminalreporter.write_line(f"{scenario}: {figures}")
+    """`fault_figures(scenario, name=value, ...)` records what a scenario measured (printed at the
+    end of the run by tests.faults.figures)."""
+    return figures_record

@@ -4,7 +4,7 @@ real HTTP to the fake gateway (tests/fakes/http_gateway.py) on 127.0.0.1.
 
 Counts chosen to keep the module near a minute on a busy 2-core machine (the shapes are the ones
 issue 14 states):
-- kill -9: 10 kills of a worker at moments drawn with a fixed seed (0.2-1.6 s after it started),
+- kill -9: 10 kills of a worker at moments drawn with a fixed seed (0.2-1.6 s after it was ready to claim),
   during one 10,000-message sending; the gateway takes 50 messages per request and answers after
   80 ms, a worker claims 200 at a time. After each kill, once PostgreSQL has ended the dead
   worker's sessions, the reconciler settles its batch; a last worker finishes the sending.
