@@ -10,6 +10,9 @@ from accounts.services import api_user_provision
 
 API_PASSWORD = "s3cret-api-password-for-tests"
 
+# The fault suite's figures are printed at the end of every run that has them (xdist included).
+pytest_plugins = ["tests.faults.figures"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
