@@ -37,6 +37,7 @@ from content.services import form_create, template_create
 from messaging.models import Message
 from tests.certificates.conftest import finish, send_mailing, send_sms
 from tests.conftest import make_api_client
+from tests.security.conftest import FIGURES
 from validation.models import EmailValidation, ValidationStatus
 
 pytestmark = pytest.mark.django_db
@@ -276,6 +277,9 @@ def test_every_route_with_a_parameter_has_a_factory():
     )
     stale = sorted((set(TENANT_ROUTES) | set(NOT_TENANT_ROUTES)) - set(found))
     assert not stale, f"Routes listed in the isolation test that the URL map no longer has: {stale}"
+    FIGURES["routes with a parameter"] = len(found)
+    FIGURES["checked with a factory"] = len(TENANT_ROUTES)
+    FIGURES["excluded (no account's object)"] = len(NOT_TENANT_ROUTES)
 
 
 def test_a_route_with_an_id_added_later_without_a_factory_is_reported(settings):
@@ -378,6 +382,7 @@ def test_another_account_gets_404_and_changes_nothing(world, name):
 
     outcome = _b_calls(world, name, route, pattern, target)
 
+    FIGURES["requests by account B"] = FIGURES.get("requests by account B", 0) + len(outcome.answers)
     assert not outcome.problems, outcome.problems
     assert not route.keyed_by_type or outcome.answers.get("DELETE", 404) == 404
     changed = [table for table, rows in _snapshot().items() if rows != before[table]]
