@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.cache import add_never_cache_headers
@@ -216,10 +216,10 @@ def settings_senders(request: HttpRequest, account: Account) -> HttpResponse:
 @account_required
 @require_POST
 def settings_sender_remove(request: HttpRequest, account: Account, sender_id: int) -> HttpResponse:
-    if verified_sender_remove(account=account, sender_id=sender_id):
-        messages.success(request, "The sender has been removed.")
-    else:
-        messages.error(request, "That sender does not exist.")
+    # Another account's sender answers 404 exactly like a missing one (tests/security/test_tenant_isolation.py).
+    if not verified_sender_remove(account=account, sender_id=sender_id):
+        raise Http404("No such sender.")
+    messages.success(request, "The sender has been removed.")
     return redirect("settings-senders")
 
 

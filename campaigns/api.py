@@ -17,6 +17,7 @@ from django.http import StreamingHttpResponse
 from django.urls import path, register_converter, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -51,6 +52,7 @@ from campaigns.services import (
     sms_send,
 )
 from config.api import (
+    PAGING_PARAMETERS,
     ApiError,
     ApiErrorSerializer,
     ApiView,
@@ -155,6 +157,9 @@ def _iso_date(request: Request, name: str) -> datetime | None:
 # ---------------------------------------------------------------------------------------------
 # OpenAPI description (documentation only)
 
+# `YYYYmmddHHiiss` as `_spec_date` reads it (a date that does not exist, e.g. month 13, is still refused).
+_SPEC_DATE_PATTERN = r"^(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|1\d|2[0-8])([01]\d|2[0-3])[0-5]\d[0-5]\d$"
+
 
 class SendResultSerializer(serializers.Serializer):
     accepted = serializers.BooleanField()
@@ -177,8 +182,8 @@ class SmsSendSerializer(serializers.Serializer):
     to = serializers.ListField(child=serializers.CharField(), help_text="International numbers, e.g. 34666555444.")
     # "from" is a Python keyword: declared below.
     encoding = serializers.ChoiceField(choices=["gsm", "gsm-pt", "utf-16"], required=False)
-    scheduleDate = serializers.CharField(required=False, help_text="YYYYmmddHHiiss, UTC.")
-    expirationDate = serializers.CharField(required=False, help_text="YYYYmmddHHiiss, UTC.")
+    scheduleDate = serializers.RegexField(_SPEC_DATE_PATTERN, required=False, help_text="YYYYmmddHHiiss, UTC.")
+    expirationDate = serializers.RegexField(_SPEC_DATE_PATTERN, required=False, help_text="YYYYmmddHHiiss, UTC.")
     parts = serializers.IntegerField(required=False, min_value=1, max_value=15)
     splitParts = serializers.BooleanField(required=False)
     notificationUrl = serializers.JSONField(required=False, help_text="A URL, or one URL per recipient.")
@@ -186,7 +191,11 @@ class SmsSendSerializer(serializers.Serializer):
     campaignName = serializers.CharField(required=False)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     certified = serializers.BooleanField(required=False)
-    sub = serializers.ListField(child=serializers.DictField(), required=False)
+    sub = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+        required=False,
+        help_text="One object of variables per recipient (strings or numbers).",
+    )
     flash = serializers.BooleanField(required=False)
     availableTimes = serializers.ListField(child=serializers.DictField(), required=False)
     otpConfig = serializers.DictField(
@@ -210,11 +219,15 @@ class MailingSendSerializer(serializers.Serializer):
     subject = serializers.CharField()
     fromName = serializers.CharField(required=False)
     replyTo = serializers.EmailField(help_text="A verified sender of the account.")
-    scheduleDate = serializers.CharField(required=False, help_text="YYYYmmddHHiiss, UTC.")
+    scheduleDate = serializers.RegexField(_SPEC_DATE_PATTERN, required=False, help_text="YYYYmmddHHiiss, UTC.")
     campaignName = serializers.CharField(required=False)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     certified = serializers.BooleanField(required=False)
-    sub = serializers.ListField(child=serializers.DictField(), required=False)
+    sub = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+        required=False,
+        help_text="One object of variables per recipient (strings or numbers).",
+    )
     attachments = serializers.ListField(child=serializers.DictField(), required=False)
     trackOpens = serializers.BooleanField(required=False, default=True)
     trackClicks = serializers.BooleanField(required=False, default=True)
@@ -229,7 +242,7 @@ class ScheduledUpdateSerializer(serializers.Serializer):
     guid = serializers.JSONField(required=False, help_text="One identifier or an array; none: ALL scheduled.")
     type = serializers.ChoiceField(choices=["SMS", "MAILING"], required=False)
     sendingId = serializers.IntegerField(required=False)
-    scheduleDate = serializers.CharField(help_text="YYYYmmddHHiiss, UTC.")
+    scheduleDate = serializers.RegexField(_SPEC_DATE_PATTERN, help_text="YYYYmmddHHiiss, UTC.")
 
 
 class ScheduledDeleteSerializer(serializers.Serializer):
@@ -528,8 +541,7 @@ class CampaignListView(ApiView):
             OpenApiParameter("channel", str, enum=[c.value for c in Channel]),
             OpenApiParameter("beforeDate", str, description="ISO 8601, e.g. 2019-01-01T00:00:00+00:00."),
             OpenApiParameter("afterDate", str, description="ISO 8601, e.g. 2019-01-01T00:00:00+00:00."),
-            OpenApiParameter("limit", int, description="Page size, 1 to 1000 (default 100)."),
-            OpenApiParameter("page", int),
+            *PAGING_PARAMETERS,
         ],
         responses={200: OpenApiResponse(description="`data` (campaigns with their sendings) and `meta`.")},
     )
@@ -570,7 +582,7 @@ class SendingEventsReportView(ApiView):
             OpenApiParameter("afterDate", str, description="ISO 8601."),
             OpenApiParameter("showCustomFields", int, enum=[0, 1]),
         ],
-        responses={(200, "text/csv"): OpenApiResponse(description="The report."), 404: _NOT_FOUND},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The report."), 404: _NOT_FOUND},
     )
     def get(self, request: Request, sending_id: int) -> StreamingHttpResponse:
         sending = sending_get(account=self.account, sending_id=sending_id)

@@ -24,6 +24,9 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
@@ -371,6 +374,16 @@ def no_content() -> Response:
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
+# `limit` and `page` of every paginated list, as `paginated_response` reads them.
+PAGING_PARAMETERS = [
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"Items per page. Default {DEFAULT_PAGE_SIZE}, maximum {MAX_PAGE_SIZE}.",
+    ),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="Page number, from 1."),
+]
+
 
 def paginated_response(
     request: Request,
@@ -530,11 +543,62 @@ class ApiPasswordAuthentication(BaseAuthentication):
         _count_failure(user_key)
 
 
+class ApiAutoSchema(AutoSchema):
+    """The OpenAPI description of an `ApiView` operation, completed with what every one of them does.
+
+    The views read JSON themselves (`json_object`, no DRF parsers), so the request body is declared
+    as `application/json` here; DELETE bodies (blacklist, scheduled messages) are described too. Every
+    operation also documents the answers `ApiView` itself gives before the endpoint runs: 401 (Basic
+    auth: 103, 112), 429 (authentication throttle), 422 (a NUL character in a query parameter); with a
+    body 400 (125 Invalid JSON) and 413; with a path parameter 404. An endpoint's own description of a
+    code wins.
+    """
+
+    def map_parsers(self) -> list[str]:
+        return ["application/json"]
+
+    def get_description(self) -> str:
+        # Without an extend_schema description, the method's docstring only (never ApiView's).
+        return get_doc(getattr(self.view, self.method.lower(), None))
+
+    def _get_request_body(self, direction: str = "request") -> dict | None:
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        if self.get_request_serializer() is None:
+            return None
+        # drf-spectacular only describes bodies of POST / PUT / PATCH; these DELETEs read one.
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        responses = super()._get_response_bodies(direction)
+        common = {
+            "401": "Username or password unknown (103) or IP address not allowed (112).",
+            "429": "Too many failed authentications from this address or for this username (Retry-After).",
+            "422": "Invalid data, e.g. a parameter holding a NUL character.",
+        }
+        if self.method in ("POST", "PUT", "PATCH") or self.get_request_serializer() is not None:
+            common["400"] = "Invalid JSON (125): the body is not a JSON object."
+            common["413"] = "Request body too large."
+        if "{" in self.path:
+            common["404"] = "Resource not found (404): unknown, or of another account."
+        for code, description in common.items():
+            if code not in responses:
+                error = OpenApiResponse(ApiErrorSerializer, description=description)
+                responses[code] = self._get_response_for_code(error, code, direction=direction)
+        return responses
+
+
 class ApiView(APIView):
     """Base of every `/api/rest/` view: authenticated, JSON in and out, errors in the envelope."""
 
     authentication_classes = [ApiPasswordAuthentication]
     permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+    serializer_class = None  # the schema comes from extend_schema; no guessing (and no warning) without one
 
     @property
     def account(self):  # the Account model would be a circular import here

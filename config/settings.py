@@ -188,6 +188,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several request bodies have a field named "type", each with its own choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ScheduledTypeEnum": ["SMS", "MAILING"],
+        "FormElementTypeEnum": "content.form_fields.ELEMENT_TYPES",
+        "TemplateTypeEnum": ["HTML"],
+        "CustomFieldTypeEnum": ["string", "date", "decimal"],
+    },
 }
 
 # API passwords are verified with a keyed hash (fast, constant cost) rather than a slow password

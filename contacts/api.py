@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import (
+    PAGING_PARAMETERS,
     ApiErrorSerializer,
     ApiView,
     BodyReader,
@@ -212,7 +213,9 @@ class ContactWrittenDataSerializer(serializers.Serializer):
 
 class ContactCustomFieldWriteSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="Name of the custom field.")
-    type = serializers.CharField(required=False, help_text="string (default), date (ISO 8601) or decimal.")
+    type = serializers.ChoiceField(
+        choices=["string", "date", "decimal"], required=False, help_text="string (default), date (ISO 8601) or decimal."
+    )
     value = serializers.CharField()
 
 
@@ -271,12 +274,11 @@ _ERROR = ApiErrorSerializer
 _INVALID = OpenApiResponse(_ERROR, description="Invalid data (error code 422).")
 _NOT_FOUND = OpenApiResponse(_ERROR, description="Resource not found (error code 404).")
 _BAD_JSON = OpenApiResponse(_ERROR, description="Invalid JSON (error code 125).")
-_PAGING = [
-    OpenApiParameter("limit", int, description="Items per page. Default 100, maximum 1000."),
-    OpenApiParameter("page", int, description="Page number, from 1."),
-]
+_PAGING = PAGING_PARAMETERS
 _INCLUDE = OpenApiParameter(
-    "include", str, description="Comma-separated subresources to include: customFields, groups."
+    "include",
+    {"type": "string", "pattern": "^((customFields|groups)(,(customFields|groups))*)?$"},
+    description="Comma-separated subresources to include: customFields, groups.",
 )
 _BLACKLIST_TYPE = OpenApiParameter(
     "type", str, OpenApiParameter.PATH, enum=BlacklistType.values, description="Blacklist type."

@@ -8,12 +8,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import (
+    PAGING_PARAMETERS,
     ApiErrorSerializer,
     ApiView,
     PaginationMetaSerializer,
@@ -82,7 +84,7 @@ class TemplateWriteSerializer(serializers.Serializer):
 
 
 class TemplateV2WriteSerializer(TemplateWriteSerializer):
-    type = serializers.CharField(required=False, help_text="HTML (the default and only type).")
+    type = serializers.ChoiceField(choices=["HTML"], required=False, help_text="HTML (the default and only type).")
 
 
 class FormSerializer(serializers.Serializer):
@@ -127,12 +129,10 @@ _INVALID = OpenApiResponse(_ERROR, description="Invalid data (error code 422).")
 _NOT_FOUND = OpenApiResponse(_ERROR, description="Resource not found (error code 404).")
 _BAD_JSON = OpenApiResponse(_ERROR, description="Invalid JSON (error code 125).")
 _HTML = OpenApiResponse(
-    description="The HTML preview, served with `Content-Security-Policy: sandbox; default-src 'none'; ...`."
+    OpenApiTypes.STR,
+    description="The HTML preview, served with `Content-Security-Policy: sandbox; default-src 'none'; ...`.",
 )
-_PAGING = [
-    OpenApiParameter("limit", int, description="Items per page. Default 100, maximum 1000."),
-    OpenApiParameter("page", int, description="Page number, from 1."),
-]
+_PAGING = PAGING_PARAMETERS
 _FORM_EXAMPLE = {
     "name": "My_form",
     "rejectButton": True,

@@ -28,6 +28,9 @@ from tracking import services
 
 
 class LandingSmsSerializer(SmsSendSerializer):
+    message = serializers.RegexField(
+        r"\{LAND_URL\}", help_text="Text holding {LAND_URL}, each recipient's link to the landing page."
+    )
     templateBody = serializers.CharField(
         required=False, help_text="The landing page's HTML. Required without a template id."
     )

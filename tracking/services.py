@@ -283,7 +283,7 @@ def uploads_folder(account: Account) -> str:
 
 def image_decode(*, raw: Any, extension: Any) -> bytes | None:
     """The image bytes when `raw` is base64 of a real, sane image of the declared format, else None."""
-    if not isinstance(raw, str) or extension not in IMAGE_FORMATS:
+    if not isinstance(raw, str) or not isinstance(extension, str) or extension not in IMAGE_FORMATS:
         return None
     compact = "".join(raw.split())
     if compact.startswith("data:") and "," in compact:

@@ -10,12 +10,14 @@ from contextlib import contextmanager
 
 from django.http import StreamingHttpResponse
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import (
+    PAGING_PARAMETERS,
     ApiError,
     ApiErrorSerializer,
     ApiView,
@@ -84,10 +86,7 @@ class EmailValidationCreateSerializer(serializers.Serializer):
 _ERROR = ApiErrorSerializer
 _INVALID = OpenApiResponse(_ERROR, description="Invalid data (error code 422).")
 _NOT_FOUND = OpenApiResponse(_ERROR, description="Resource not found (error code 404).")
-_PAGING = [
-    OpenApiParameter("limit", int, description="Items per page. Default 100, maximum 1000."),
-    OpenApiParameter("page", int, description="Page number, from 1."),
-]
+_PAGING = PAGING_PARAMETERS
 _TAGS = ["Validation"]
 
 
@@ -204,7 +203,7 @@ class EmailValidationResultView(ApiView):
         summary="Validation results (CSV)",
         description="text/csv `email;result`, one line per address in the order given; result is deliverable, "
         "undeliverable or risky. Only once the validation has finished (404 before).",
-        responses={(200, "text/csv"): OpenApiResponse(description="The results."), 404: _NOT_FOUND},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The results."), 404: _NOT_FOUND},
     )
     def get(self, request: Request, validation_id: int) -> StreamingHttpResponse:
         validation = email_validation_get(account=self.account, validation_id=validation_id)

@@ -71,9 +71,10 @@ def test_an_invalid_sender_address_is_refused_beside_the_field(web, account):
     assert VerifiedSender.objects.filter(account=account).count() == 1
 
 
-def test_another_accounts_sender_cannot_be_removed(web, other_user):
+def test_another_accounts_sender_cannot_be_removed_and_answers_404_like_a_missing_one(web, other_user):
     foreign = verified_sender_add(account=other_user.account, email="boss@globex.test")
-    web.post(f"/settings/senders/{foreign.pk}/remove/")
+    assert web.post(f"/settings/senders/{foreign.pk}/remove/").status_code == 404
+    assert web.post("/settings/senders/999999/remove/").status_code == 404
     assert VerifiedSender.objects.filter(pk=foreign.pk).exists()
 
 

@@ -81,6 +81,9 @@ def test_the_same_image_twice_is_one_file_and_accounts_have_separate_folders(api
         {"externalId": "bomb", "extension": "png", "base64": b64(png_header_only(100_000, 100_000))},
         {"externalId": "big", "extension": "png", "base64": b64(png_header_only(5000, 5000))},
         {"externalId": "svg", "extension": "png", "base64": b64(b"<svg xmlns='http://www.w3.org/2000/svg'/>")},
+        # Found by the fuzzer (tests/fuzz): an extension that is an object or an array was a 500.
+        {"externalId": "object-extension", "extension": {}, "base64": b64(image_bytes("PNG"))},
+        {"externalId": "array-extension", "extension": [None, None], "base64": b64(image_bytes("PNG"))},
     ],
 )
 def test_anything_but_a_real_sane_image_of_its_extension_is_an_item_error(api_client, item):
