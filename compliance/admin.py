@@ -93,6 +93,11 @@ class _AddOrDeleteAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
 
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        # One by one through delete_model, so each removal is recorded.
+        for row in queryset:
+            self.delete_model(request, row)
+
 
 @admin.register(QuietHours)
 class QuietHoursAdmin(_AddOrDeleteAdmin):
@@ -113,10 +118,6 @@ class QuietHoursAdmin(_AddOrDeleteAdmin):
 
     def delete_model(self, request: HttpRequest, obj: QuietHours) -> None:
         services.quiet_hours_delete(account=obj.account, user=request.user, quiet_hours_id=obj.pk)
-
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for row in queryset:
-            self.delete_model(request, row)
 
 
 class FrequencyCapForm(forms.ModelForm):
@@ -157,10 +158,6 @@ class FrequencyCapAdmin(_AddOrDeleteAdmin):
 
     def delete_model(self, request: HttpRequest, obj: FrequencyCap) -> None:
         services.frequency_cap_delete(account=obj.account, user=request.user, cap_id=obj.pk)
-
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for cap in queryset:
-            self.delete_model(request, cap)
 
 
 def allowed_windows_validate(raw: Any) -> None:
