@@ -29,6 +29,7 @@ urlpatterns = [
     # Anything else under /api/ answers in the API's envelope, in DEBUG too.
     re_path(r"^api/", lambda request: json_error_response(404)),
     path("", include("accounts.urls")),
+    path("", include("compliance.urls")),  # /settings/compliance/
     # Staff web UI (signed-in pages) and public pages (signed links, no login).
     path("", include("campaigns.compose_urls")),
     path("", include("campaigns.urls")),
