@@ -57,6 +57,7 @@ from compliance.quiet_hours import (
     next_allowed,
     recipient_zones,
 )
+from messaging.bulk_sql import pg_execute
 
 MARKETING = frozenset({Purpose.MARKETING.value})
 HOLDOUT_BUCKETS = 10_000
@@ -84,6 +85,16 @@ def _ids_condition(column: str, ids: list[int]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows of one query. On PostgreSQL with server-side binding (messaging.bulk_sql): Django's client-side
+    binding quotes a 10,000-id array into the SQL text in Python, which cost more than the query itself."""
+    if connection.vendor == "postgresql":
+        return pg_execute(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _contact_ids(candidates: Iterable[Candidate]) -> list[int]:
     return list({candidate.contact_id for candidate in candidates if candidate.contact_id is not None})
 
@@ -105,13 +116,13 @@ class ConsentRule:
         statuses: dict[int, str] = {}
         if ids:
             condition, params = _ids_condition("contact_id", ids)
-            with connection.cursor() as cursor:
-                cursor.execute(
+            statuses = dict(
+                _fetch(
                     f"SELECT contact_id, status FROM {ContactConsent._meta.db_table} "  # noqa: S608
                     f"WHERE channel = %s AND {condition}",
                     [channel, *params],
                 )
-                statuses = dict(cursor.fetchall())
+            )
         opted_out, opted_in = ConsentStatus.OPTED_OUT.value, ConsentStatus.OPTED_IN.value
         opt_in_countries = self.opt_in_countries
         verdicts: dict[int, Verdict] = {}
@@ -226,13 +237,12 @@ class FrequencyCapRule:
                 params.append(cap.first_day(today))
         condition, id_params = _ids_condition("contact_id", ids)
         earliest = min(cap.first_day(today) for cap in caps)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT contact_id, {', '.join(sums)} FROM {ContactTouch._meta.db_table} "  # noqa: S608
-                f"WHERE {condition} AND day >= %s GROUP BY contact_id",
-                [*params, *id_params, earliest],
-            )
-            return {row[0]: tuple(int(value or 0) for value in row[1:]) for row in cursor.fetchall()}
+        rows = _fetch(
+            f"SELECT contact_id, {', '.join(sums)} FROM {ContactTouch._meta.db_table} "  # noqa: S608
+            f"WHERE {condition} AND day >= %s GROUP BY contact_id",
+            [*params, *id_params, earliest],
+        )
+        return {row[0]: tuple(int(value or 0) for value in row[1:]) for row in rows}
 
 
 def touches_record(*, account_id: int, channel: str, day: date, contact_ids: Iterable[int]) -> int:
@@ -247,20 +257,19 @@ def touches_record(*, account_id: int, channel: str, day: date, contact_ids: Ite
     # Sorted, so two chunks touching the same contacts lock their rows in the same order (no deadlock).
     ids = sorted(counts)
     upsert = 'ON CONFLICT (contact_id, day, channel) DO UPDATE SET "count" = ' + table + '."count" + EXCLUDED."count"'
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f'INSERT INTO {table} (account_id, contact_id, channel, day, "count") '  # noqa: S608
-                "SELECT %s, contact_id, %s, %s, n FROM unnest(%s::bigint[], %s::integer[]) AS t(contact_id, n) "
-                + upsert,
-                [account_id, channel, day, ids, [counts[contact_id] for contact_id in ids]],
-            )
-        else:
-            cursor.executemany(
-                f'INSERT INTO {table} (account_id, contact_id, channel, day, "count") VALUES (%s, %s, %s, %s, %s) '  # noqa: S608
-                + upsert,
-                [(account_id, contact_id, channel, day, counts[contact_id]) for contact_id in ids],
-            )
+    if connection.vendor == "postgresql":
+        pg_execute(
+            f'INSERT INTO {table} (account_id, contact_id, channel, day, "count") '  # noqa: S608
+            "SELECT %s, contact_id, %s, %s, n FROM unnest(%s::bigint[], %s::integer[]) AS t(contact_id, n) " + upsert,
+            [account_id, channel, day, ids, [counts[contact_id] for contact_id in ids]],
+        )
+        return len(ids)
+    with connection.cursor() as cursor:  # SQLite (the quick start): one upsert per contact, same result
+        cursor.executemany(
+            f'INSERT INTO {table} (account_id, contact_id, channel, day, "count") VALUES (%s, %s, %s, %s, %s) '  # noqa: S608
+            + upsert,
+            [(account_id, contact_id, channel, day, counts[contact_id]) for contact_id in ids],
+        )
     return len(ids)
 
 
