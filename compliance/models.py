@@ -88,6 +88,10 @@ class UnsubscribePolicy(models.TextChoices):
     REFUSE = "refuse", "Refuse the send"
 
 
+def default_opt_in_countries() -> list[str]:
+    return ["IE"]
+
+
 class ComplianceSettings(models.Model):
     """One row per account (created on first use with these defaults)."""
 
@@ -108,10 +112,17 @@ class ComplianceSettings(models.Model):
     holdout_key = models.CharField(max_length=64, help_text="Key of the holdout hash; changing it reshuffles.")
     stop_code = models.CharField(max_length=20, blank=True, default="", help_text="The code in 'STOP au <code>'.")
     opt_in_countries = models.JSONField(
-        default=list, blank=True, help_text="Countries where marketing needs explicit opt-in, e.g. ['IE']."
+        default=default_opt_in_countries,
+        blank=True,
+        help_text="Countries where marketing needs explicit opt-in (the spec: Ireland).",
     )
     unsubscribe_policy = models.CharField(
         max_length=6, choices=UnsubscribePolicy.choices, default=UnsubscribePolicy.WARN
+    )
+    stop_instruction = models.CharField(
+        max_length=60,
+        default="Reply STOP to opt out.",
+        help_text="Appended to a marketing SMS without an unsubscribe option when the policy is 'append'.",
     )
     keyword_confirmation = models.BooleanField(default=False, help_text="Reply once to STOP / START keywords.")
     stop_confirmation_text = models.CharField(max_length=160, blank=True, default="")
@@ -183,6 +194,8 @@ class ContactTouch(models.Model):
 
     class Meta:
         constraints = [
+            # Also the index of the cap query: `contact_id = ANY(batch) AND day >= start` is a range scan
+            # of it per contact (contact ids are global, so the account needs no column in it).
             models.UniqueConstraint(fields=["contact_id", "day", "channel"], name="uniq_touch_contact_day_channel")
         ]
 

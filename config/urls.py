@@ -41,6 +41,7 @@ urlpatterns = [
     # Anything else under /api/ answers in the API's envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("", include("accounts.urls")),
+    path("", include("compliance.urls")),  # /settings/compliance/
     # Staff web UI (signed-in pages) and public pages (signed links, no login).
     path("", include("campaigns.compose_urls")),
     path("", include("campaigns.urls")),
