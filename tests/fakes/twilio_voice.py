@@ -20,6 +20,8 @@ Twilio's published API description (twilio-oai `twilio_api_v2010.json`, CreateCa
   digits)` the post of a key to a <Gather> action (from the gather_digit_2 fixture). Each returns
   (url, form fields, headers); `send(...)` posts one with `transport` (default: requests) so tests
   can aim them at Django's test client. `twiml_gather_action(xml)` reads the action of a TwiML answer.
+- GET /_stats: calls taken and calls whose TwiML URL was already taken (a message called twice);
+  `python -m tests.fakes.twilio_voice` serves it in a process of its own (benchmarks).
 
 Unlike Twilio, a call gets `start_time` when it is created, so a lookup right after finds it. The
 signature is the SMS fake's (tests/fakes/twilio.py), written apart from messaging's own code.
@@ -32,6 +34,7 @@ import hmac
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -307,6 +310,12 @@ class FakeTwilioVoice:
             "uri": uri(page),
         }
 
+    def stats(self) -> dict[str, int]:
+        """Calls taken, and how many asked for a TwiML URL already taken (a message called twice)."""
+        with self._lock:
+            urls = [call["url"] for call in self.calls]
+        return {"received": len(urls), "duplicates": len(urls) - len(set(urls))}
+
     def authorised(self, header: str, sid: str) -> bool:
         if not header.startswith("Basic "):
             return False
@@ -332,6 +341,12 @@ def _handler_for(fake: FakeTwilioVoice) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body are written apart: without this, Nagle holds the body back until the
+            # client's delayed ACK (40 ms) on every keep-alive request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _answer(self, status: int, payload: dict[str, Any]) -> None:
             body = json.dumps(payload).encode()
@@ -375,9 +390,29 @@ def _handler_for(fake: FakeTwilioVoice) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             fake.requests_seen += 1
+            if urlsplit(self.path).path == "/_stats":
+                self._answer(200, fake.stats())
+                return
             if self._route() is None:
                 return
             parts = urlsplit(self.path)
             self._answer(200, fake.list_calls(dict(parse_qsl(parts.query)), parts.path))
 
     return Handler
+
+
+def main() -> None:
+    """`python -m tests.fakes.twilio_voice [--max-per-second N]`: serve until killed, printing
+    `READY <port>` once listening (the benchmarks run it in a process of its own)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-per-second", type=float, default=0.0)
+    arguments = parser.parse_args()
+    fake = FakeTwilioVoice(max_per_second=arguments.max_per_second).start()
+    print(f"READY {fake._server.server_address[1]}", flush=True)
+    fake._thread.join()
+
+
+if __name__ == "__main__":
+    main()
