@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "tracking",
     "certificates",
     "compliance",
+    "voice",
 ]
 
 MIDDLEWARE = [

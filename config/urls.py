@@ -29,6 +29,8 @@ urlpatterns = [
     path("api/rest/", include("tracking.api")),
     path("api/rest/", include("otp.api")),
     path("api/rest/", include("validation.api")),
+    # Before messaging.urls, whose webhooks/<provider>/ would otherwise take webhooks/voice/.
+    path("webhooks/voice/", include("voice.urls")),
     path("webhooks/", include("messaging.urls")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(

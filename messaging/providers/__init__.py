@@ -8,6 +8,7 @@ from messaging.providers.base import Provider
 PROVIDERS: dict[str, str] = {
     "simulator": "messaging.providers.simulator.SimulatorProvider",
     "twilio": "messaging.providers.twilio.TwilioProvider",
+    "twilio_voice": "messaging.providers.twilio_voice.TwilioVoiceProvider",
     "smtp": "messaging.providers.smtp.SmtpProvider",
     "http_gateway": "messaging.providers.http_gateway.HttpGatewayProvider",
 }

@@ -9,6 +9,13 @@ other provider's. The dispatcher itself records `sent` when a message is accepte
 simulator reports what follows: `delivered`, or `undelivered` (SMS) / `hard_bounced` (email),
 and for delivered email `opened` and `clicked`.
 
+Voice calls (text2speech, voice-interactive) are answered by a person, by a machine, not at all or
+are busy, at the rates below: a person's answer is `delivered` with a duration (in the event's
+`extra`, like Twilio's); a machine's is `undelivered` when the message asked for AMD, else
+`delivered` (the message went to voicemail); busy and no answer are `undelivered`. For interactive
+calls a person presses keys (`keys_rate`): the choices are planned here, and the keys are walked
+through the message's menu and recorded by voice.simulation when the reports are written.
+
 Outcomes are a pure function of the route's seed and the message's public id, so the same data
 gives the same dashboards on every run. Settings (ProviderRoute.settings, all optional):
     seed                  any string, default "simulator"
@@ -16,6 +23,11 @@ gives the same dashboards on every run. Settings (ProviderRoute.settings, all op
     opened_rate           share of delivered email opened, default 0.3
     clicked_rate          share of delivered email clicked (a click implies an open), default 0.1
     report_delay_seconds  seconds between acceptance and the reports, default 5
+    answered_rate         share of calls a person answers, default 0.6
+    machine_rate          share of calls a machine answers, default 0.15
+    busy_rate             share of calls that find the line busy, default 0.1 (the rest: no answer)
+    keys_rate             share of answered interactive calls whose callee presses keys, default 0.7
+    max_call_seconds      longest simulated call, default 90
 """
 
 from __future__ import annotations
@@ -48,7 +60,15 @@ DEFAULTS: dict[str, Any] = {
     "opened_rate": 0.3,
     "clicked_rate": 0.1,
     "report_delay_seconds": 5.0,
+    "answered_rate": 0.6,
+    "machine_rate": 0.15,
+    "busy_rate": 0.1,
+    "keys_rate": 0.7,
+    "max_call_seconds": 90,
 }
+VOICE_CHANNELS = frozenset({"text2speech", "voice-interactive"})
+# At most this many keys are planned per interactive call (a menu walk stops earlier at a leaf).
+MAX_KEYS = 5
 
 
 def simulated_id(public_id: str) -> str:
@@ -65,11 +85,15 @@ def _chance(seed: str, public_id: str, purpose: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def planned_events(settings: dict[str, Any], *, public_id: str, channel: str) -> list[dict[str, Any]]:
+def planned_events(
+    settings: dict[str, Any], *, public_id: str, channel: str, options: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The reports the simulator will send for one message: [{"type", "offset", ...}], offsets
     in seconds after acceptance, never later than the report delay."""
     conf = {**DEFAULTS, **settings}
     seed, delay = str(conf["seed"]), float(conf["report_delay_seconds"])
+    if channel in VOICE_CHANNELS:
+        return _planned_call(conf, public_id=public_id, channel=channel, options=options or {})
     is_email = channel == "mailing"
     if _chance(seed, public_id, "delivery") >= float(conf["delivered_rate"]):
         if is_email:
@@ -84,6 +108,36 @@ def planned_events(settings: dict[str, Any], *, public_id: str, channel: str) ->
             if clicked:
                 events.append({"type": "clicked", "offset": delay, "user_agent": agent, "url": CLICKED_URL})
     return events
+
+
+def _planned_call(
+    conf: dict[str, Any], *, public_id: str, channel: str, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    seed, delay = str(conf["seed"]), float(conf["report_delay_seconds"])
+    roll = _chance(seed, public_id, "call")
+    person, machine = float(conf["answered_rate"]), float(conf["machine_rate"])
+    busy = float(conf["busy_rate"])
+    longest = max(1, int(conf["max_call_seconds"]))
+    duration = 1 + int(_chance(seed, public_id, "duration") * longest)
+    amd = bool((options.get("voice") or {}).get("amd"))
+    if roll < person:
+        planned: dict[str, Any] = {
+            "type": "delivered",
+            "offset": delay,
+            "extra": {"call_status": "completed", "answered_by": "human", "duration_seconds": duration},
+        }
+        if channel == "voice-interactive" and _chance(seed, public_id, "keys") < float(conf["keys_rate"]):
+            planned["presses"] = [_chance(seed, public_id, f"key{n}") for n in range(MAX_KEYS)]
+        return [planned]
+    if roll < person + machine:
+        if amd:
+            extra = {"call_status": "completed", "answered_by": "machine_start", "duration_seconds": 0}
+            return [{"type": "undelivered", "offset": delay, "reason": "answered by machine start", "extra": extra}]
+        extra = {"call_status": "completed", "answered_by": "machine_end_beep", "duration_seconds": duration}
+        return [{"type": "delivered", "offset": delay, "extra": extra}]
+    status = "busy" if roll < person + machine + busy else "no-answer"
+    extra = {"call_status": status, "duration_seconds": 0}
+    return [{"type": "undelivered", "offset": delay, "reason": f"call {status}", "extra": extra}]
 
 
 class SimulatorProvider(Provider):
@@ -104,7 +158,9 @@ class SimulatorProvider(Provider):
                 provider_message_id=simulated_id(m.public_id),
                 message_public_id=m.public_id,
                 channel=m.channel,
-                planned_events=planned_events(self.settings, public_id=m.public_id, channel=m.channel),
+                planned_events=planned_events(
+                    self.settings, public_id=m.public_id, channel=m.channel, options=m.options
+                ),
                 accepted_at=now,
                 report_due_at=now + delay,
             )
@@ -143,6 +199,7 @@ class SimulatorProvider(Provider):
                 reason=report.get("reason", ""),
                 url=report.get("url", ""),
                 user_agent=report.get("user_agent", ""),
+                extra=report.get("extra") or {},
             )
             for report in reports
         ]
@@ -177,9 +234,20 @@ def simulator_reports_emit(*, now: datetime | None = None, limit: int = 5000) ->
                         "reason": planned.get("reason", ""),
                         "url": planned.get("url", ""),
                         "user_agent": planned.get("user_agent", ""),
+                        **({"extra": planned["extra"]} if "extra" in planned else {}),
                     }
                 )
         SimulatedDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(reported_at=now)
+        presses = [
+            (d.message_public_id, d.accepted_at, planned["presses"])
+            for d in deliveries
+            for planned in d.planned_events
+            if planned.get("presses")
+        ]
+        if presses:
+            from voice.simulation import simulated_keys_record
+
+            simulated_keys_record(presses=presses)
         webhook = InboundWebhook.objects.create(
             provider=NAME, content_type="application/json", body=json.dumps({"events": reports}).encode()
         )
