@@ -71,7 +71,8 @@ from campaigns.sending import persist, suppress
 from campaigns.sending.audience import contact_deletes_fence
 from campaigns.sending.channels import address_column
 from campaigns.sending.persist import account_debit
-from compliance.protocol import Candidate, Rule, RuleContext, Skip, rules_judge
+from compliance.protocol import Candidate, Purpose, Rule, RuleContext, Skip, rules_judge
+from compliance.rules import touches_record
 from contacts.models import Contact, Membership
 from content.email import (
     TEXT_BODY_OPTION,
@@ -301,6 +302,8 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
     )  # fmt: skip
     exclusions, judged = suppress.chunk_split(suppress.rules_for(ctx), ctx, column=address_column(sending.channel))
     price_counts: dict[tuple[str | None, int], int] = {}
+    # Contacts this chunk sends marketing to (held ones too), counted for frequency caps.
+    touched: list[int] | None = [] if sending.purpose == Purpose.MARKETING else None
     after_id = chunk.after_contact_id
     while True:
         rows = renderer.contacts(after_id=after_id, last_id=chunk.last_contact_id, exclusions=exclusions)
@@ -311,8 +314,10 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
         if judged:
             rows, ids = _rules_apply(
                 rows, ids, rules=judged, ctx=ctx, renderer=renderer, sink_class=sink_class, totals=totals,
-                price_counts=price_counts, status=status, due_at=due_at, now=now,
+                price_counts=price_counts, status=status, due_at=due_at, now=now, touched=touched,
             )  # fmt: skip
+        if touched is not None:
+            touched.extend(row[0] for row in rows)
         with sink.open():
             for start in range(0, len(rows), COPY_SLICE):
                 end = start + COPY_SLICE
@@ -337,6 +342,8 @@ def _chunk_write(chunk: FanoutChunk) -> ChunkTotals:
             cost=F("cost") + totals.cost,
             updated_at=now,
         )
+    if touched:
+        touches_record(account_id=sending.account_id, channel=sending.channel, day=now.date(), contact_ids=touched)
     if totals.rejected:  # after the total grows, so the sending cannot look finished too early
         persist.rejections_progress(sending_id=sending.pk, count=totals.rejected, now=now)
     return totals
@@ -355,6 +362,7 @@ def _rules_apply(
     status: str,
     due_at: datetime,
     now: datetime,
+    touched: list[int] | None = None,
 ) -> tuple[list[tuple], list[str]]:
     """Judge one fetched batch with the rules; write the held rows (scheduled until the rule's
     instant, the reason in options["held"]) and the skipped ones (cost 0, then a `rejected` event
@@ -374,6 +382,8 @@ def _rules_apply(
         else:
             held[(max(verdict.until, due_at), verdict.reason)].append(index)
     for (until, reason), indexes in held.items():
+        if touched is not None:
+            touched.extend(rows[i][0] for i in indexes)
         options = {persist.HELD_OPTION: {"reason": reason, "until": until.isoformat()}}
         sink = sink_class(renderer.sending, renderer, MessageStatus.SCHEDULED, until, now, extra_options=options)
         _render_rows([rows[i] for i in indexes], renderer, sink, totals, price_counts, ids=[ids[i] for i in indexes])

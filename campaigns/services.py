@@ -86,7 +86,7 @@ from campaigns.sending.validate import (
     sub_clean,
     template_compile,
 )
-from compliance.protocol import Purpose
+from compliance.selectors import default_purpose
 from messaging.models import Message, MessageStatus
 
 # Re-exported: callers of the send services import these names from here.
@@ -128,7 +128,7 @@ def sms_send(
     parts_limit: int = MAX_PARTS,
     land_url: Callable[[str], str] | None = None,
     supported_reserved: frozenset[str] = SUPPORTED_RESERVED | OTP_RESERVED,
-    purpose: str = Purpose.MARKETING,
+    purpose: str | None = None,
 ) -> SendOutcome:
     """POST /sms: one message per valid recipient, priced per part (plus the certification fee when
     `certified`) and paid from the balance. Landing SMS (campaigns.sending.channels.landing.landing_sms_send) comes
@@ -140,7 +140,8 @@ def sms_send(
             schedule_at=schedule_at, expires_at=expires_at, parts=parts, split_parts=split_parts,
             notification_url=notification_url, trans=trans, campaign_name=campaign_name, tags=tags,
             certified=certified, sub=sub, flash=flash, available_times=available_times, otp_config=otp_config,
-            parts_limit=parts_limit, land_url=land_url, supported_reserved=supported_reserved, purpose=purpose,
+            parts_limit=parts_limit, land_url=land_url, supported_reserved=supported_reserved,
+            purpose=purpose or default_purpose(account_id=account.pk),
         )
     )  # fmt: skip
 
@@ -167,7 +168,7 @@ def mailing_send(
     track_opens: bool = True,
     track_clicks: bool = True,
     otp_config: dict | None = None,
-    purpose: str = Purpose.MARKETING,
+    purpose: str | None = None,
 ) -> SendOutcome:
     """POST /mailing: one email per valid recipient, each with its unsubscribe link and the
     List-Unsubscribe / List-Unsubscribe-Post (one-click) headers. An email costs nothing unless
@@ -179,7 +180,7 @@ def mailing_send(
             subject=subject, text=body, template_id=template_id, template_v2_id=template_v2_id,
             sender_name=from_name, cc=cc, bcc=bcc, schedule_at=schedule_at, campaign_name=campaign_name, tags=tags,
             certified=certified, sub=sub, attachments=attachments, track_opens=track_opens,
-            track_clicks=track_clicks, otp_config=otp_config, purpose=purpose,
+            track_clicks=track_clicks, otp_config=otp_config, purpose=purpose or default_purpose(account_id=account.pk),
         )
     )  # fmt: skip
 
@@ -206,6 +207,7 @@ def sms_group_send(
     certified: bool = False,
     notification_url: str | None = None,
     available_times: Any = None,
+    purpose: str | None = None,
 ) -> Sending:
     """Send `message` to every contact with a phone in `group_ids` (None: all contacts) except the
     blacklisted ones. Validates like POST /sms, creates the Sending and its fan-out chunks; the
@@ -217,6 +219,7 @@ def sms_group_send(
             campaign_name=campaign_name, tags=list(tags) if tags is not None else None, trans=trans, flash=flash,
             split_parts=split_parts, certified=certified, notification_url=notification_url,
             available_times=available_times, source="group",
+            purpose=purpose or default_purpose(account_id=account.pk),
         )
     )  # fmt: skip
 
@@ -236,6 +239,7 @@ def mailing_group_send(
     certified: bool = False,
     track_opens: bool = True,
     track_clicks: bool = True,
+    purpose: str | None = None,
 ) -> Sending:
     """Send an email to every contact with an email in `group_ids` (None: all) except the
     blacklisted ones; validated like POST /mailing, written by the fan-out chunk tasks."""
@@ -244,7 +248,7 @@ def mailing_group_send(
             channel=Channel.MAILING, account=account, group_ids=group_ids, sender=from_email, reply_to=reply_to,
             subject=subject, text=body, sender_name=from_name, schedule_at=schedule_at, campaign_name=campaign_name,
             tags=list(tags) if tags is not None else None, certified=certified, track_opens=track_opens,
-            track_clicks=track_clicks, source="group",
+            track_clicks=track_clicks, source="group", purpose=purpose or default_purpose(account_id=account.pk),
         )
     )  # fmt: skip
 

@@ -48,6 +48,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Sending, SendingStatus
+from campaigns.sending.gate import dispatch_verdicts
+from compliance.protocol import Hold, Skip
 from messaging.bulk_sql import pg_execute, pg_update_rows
 from messaging.events import events_record
 from messaging.models import STATUS_RANK, EventType, Message, MessageStatus, ProviderRoute
@@ -110,6 +112,7 @@ class ClaimedMessage:
     expires_at: datetime | None
     provider: str
     due_at: datetime
+    contact_id: int | None = None
 
     def outbound(self) -> OutboundMessage:
         # A {OTP_CODE} is stored masked and sealed: only what the provider gets carries it.
@@ -406,7 +409,7 @@ def _write_back(*, token: str, outcomes: dict[int, Outcome], now: datetime, otp_
                         reason=outcome.error_reason,
                     )
                 )
-            if status not in (MessageStatus.QUEUED, MessageStatus.IN_FLIGHT):
+            if status not in (MessageStatus.QUEUED, MessageStatus.IN_FLIGHT, MessageStatus.SCHEDULED):
                 processed[row.sending_id] += 1
         messages_update_set(updates, now=now)
         # Messages that left the outbox never need their sealed one-time code again.
@@ -494,11 +497,32 @@ def claim_send(claim: Claim) -> dict[int, Outcome]:
     now = timezone.now()
     outcomes: dict[int, Outcome] = {}
     groups: dict[tuple[int, str, str], list[ClaimedMessage]] = defaultdict(list)
+    live: list[ClaimedMessage] = []
     for message in claim.messages:
         if message.expires_at is not None and message.expires_at <= now:
             outcomes[message.id] = Outcome(
                 MessageStatus.EXPIRED, error_reason="expired before it could be sent", event=EventType.EXPIRED
             )
+        else:
+            live.append(message)
+    # The rules asked again at the last moment (campaigns.sending.gate): a STOP reply or a withdrawn
+    # consent since the accept rejects the message; allowed hours that ended meanwhile hold it again.
+    verdicts = dispatch_verdicts(live, now=now)
+    for message in live:
+        verdict = verdicts.get(message.id)
+        if isinstance(verdict, Skip):
+            outcomes[message.id] = Outcome(
+                MessageStatus.REJECTED, error_code=verdict.reason, error_reason=verdict.reason, event="rejected"
+            )
+        elif isinstance(verdict, Hold):
+            if message.expires_at is not None and message.expires_at <= verdict.until:
+                outcomes[message.id] = Outcome(
+                    MessageStatus.EXPIRED,
+                    error_reason=f"expired before {verdict.reason} allowed it",
+                    event=EventType.EXPIRED,
+                )
+            else:
+                outcomes[message.id] = Outcome(MessageStatus.SCHEDULED, due_at=verdict.until)
         else:
             groups[(message.account_id, message.channel, message.provider)].append(message)
 

@@ -30,6 +30,7 @@ from campaigns.outbox import NewMessage, messages_insert
 from campaigns.sending.request import SendRequest, Target
 from campaigns.sending.validate import with_otp
 from compliance.protocol import Hold
+from compliance.rules import touches_record
 from messaging.dispatch import sendings_progress
 from messaging.events import events_record
 from messaging.models import EventType, MessageStatus
@@ -157,15 +158,24 @@ def messages_persist(
     rejections: Sequence[tuple[str, str]],
     cost: Decimal,
     now: datetime,
+    marketing_channel: str | None = None,
 ) -> None:
-    """Insert the messages, record the rule rejections, debit `cost` (111 when the balance cannot
-    pay it: the whole send rolls back) and wake the dispatcher for the queued ones."""
+    """Insert the messages, record the rule rejections, count the marketing ones for frequency caps
+    (`marketing_channel`: the send's channel when it is marketing), debit `cost` (111 when the
+    balance cannot pay it: the whole send rolls back) and wake the dispatcher for the queued ones."""
     messages_insert(messages)
     rejections_record(sending_id=sending_id, rejections=rejections, now=now)
+    rejected = {public_id for public_id, _reason in rejections}
+    if marketing_channel is not None:
+        touches_record(
+            account_id=account_id,
+            channel=marketing_channel,
+            day=now.date(),
+            contact_ids=[m.contact_id for m in messages if m.contact_id is not None and m.public_id not in rejected],
+        )
     # Last, so the account row is locked only for the commit; refused, it rolls everything back.
     if not account_debit(account_id=account_id, amount=cost, sending_id=sending_id):
         raise SendError(111)
-    rejected = {public_id for public_id, _reason in rejections}
     if any(message.status == MessageStatus.QUEUED and message.public_id not in rejected for message in messages):
         outbox.dispatch_kick_on_commit()
 

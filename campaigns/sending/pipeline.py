@@ -34,6 +34,7 @@ from campaigns.sending.channels import sms as sms_channel
 from campaigns.sending.request import SendRequest, Target
 from campaigns.sending.results import SendOutcome, first_error_raise, outcome
 from campaigns.sending.validate import invalid, otp_codes_issue
+from compliance.protocol import Purpose
 from contacts.models import Group
 from otp.services import OtpConfig
 
@@ -128,6 +129,7 @@ def run(request: SendRequest) -> SendOutcome:
             rejections=[(target.public_id, target.skip.reason) for target in accepted if target.skip is not None],
             cost=cost,
             now=timezone.now(),
+            marketing_channel=request.channel if prepared.purpose == Purpose.MARKETING else None,
         )
     return outcome(
         sending,

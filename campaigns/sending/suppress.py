@@ -34,6 +34,7 @@ from campaigns.sending.channels import blacklist_type
 from campaigns.sending.request import Target
 from compliance.protocol import Candidate, Hold, Purpose, Rule, RuleContext, Skip, Verdict, rules_judge
 from compliance.protocol import Reason as RuleReason
+from compliance.rules import account_rules
 from contacts.models import BlacklistEntry
 
 BOTH_PURPOSES: Final = frozenset({Purpose.MARKETING.value, Purpose.TRANSACTIONAL.value})
@@ -77,8 +78,8 @@ class BlacklistRule:
 
 def compliance_rules(ctx: RuleContext) -> list[Rule]:
     """The compliance rules after the blacklist, in order (consent, holdout, frequency cap, quiet
-    hours: compliance.rules). None yet: the compliance app plugs its rules in here."""
-    return []
+    hours), the account's active ones only: compliance.rules.account_rules."""
+    return account_rules(ctx)
 
 
 def rules_for(ctx: RuleContext) -> list[Rule]:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from accounts.models import Account
-from campaigns.errors import SendError
+from campaigns.errors import Reason, SendError
 from campaigns.sending.request import Target
 from config import outbound
 from config.api import ERRORS
@@ -130,7 +130,7 @@ def available_times_clean(raw: Any) -> list[dict[str, Any]]:
         available_times_validate(raw)
     except AvailableTimesError as exc:
         description = f"{ERRORS[exc.code][1]}: {exc}" if exc.code != 422 else str(exc)
-        raise SendError(exc.code, description, field="available_times") from exc
+        raise SendError(exc.code, description, field="available_times", reason=Reason.BAD_SEND_TIME) from exc
     return list(raw or [])
 
 

@@ -183,10 +183,13 @@ def test_a_group_send_runs_the_rules_over_each_batch_with_the_same_outcomes(
     assert rules[0].batches == [4, 4, 1]
 
 
-def test_without_compliance_rules_a_group_send_asks_no_rule_per_batch(account, group, enqueued, monkeypatch):
+def test_a_transactional_group_send_asks_no_rule_per_batch(account, group, enqueued, monkeypatch):
+    # Marketing sends always ask the consent rule (opt-outs, opt-in countries); transactional ones ask none.
     calls: list = []
     monkeypatch.setattr(fanout, "rules_judge", lambda *args: calls.append(args) or [])
-    sending = sms_group_send(account=account, group_ids=[group.pk], message="Promo", sender="SHOP")
+    sending = sms_group_send(
+        account=account, group_ids=[group.pk], message="Promo", sender="SHOP", purpose="transactional"
+    )
     run_chunks(sending)
 
     assert Message.objects.filter(sending=sending).count() == 9

@@ -32,7 +32,7 @@ def test_a_reference_error_built_from_a_reason_takes_the_spec_code_and_descripti
         ({"parts": 0}, 110, Reason.BAD_PARTS, "parts"),
         ({"campaign_name": "", "tags": None}, 126, Reason.CAMPAIGN_NAME_EMPTY, "campaign_name"),
         ({"tags": ["ok", ""], "campaign_name": "C"}, 422, Reason.INVALID, "tags"),
-        ({"available_times": [{"day": 9}]}, 108, Reason.BAD_SEND_TIME, "available_times"),
+        ({"available_times": [{"day": 9}]}, 185, Reason.BAD_SEND_TIME, "available_times"),
         ({"to": []}, 102, Reason.NO_VALID_RECIPIENT, "recipients"),
     ],
 )
