@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -101,8 +101,8 @@ def settings_quiet_hours_add(request: HttpRequest, account: Account) -> HttpResp
 def settings_quiet_hours_remove(request: HttpRequest, account: Account, quiet_hours_id: int) -> HttpResponse:
     if quiet_hours_delete(account=account, user=request.user, quiet_hours_id=quiet_hours_id):
         messages.success(request, "The quiet hours have been removed.")
-    else:
-        messages.error(request, "Those quiet hours do not exist.")
+    else:  # another account's id answers exactly like a missing one
+        raise Http404("No such quiet hours.")
     return redirect("settings-compliance")
 
 
@@ -119,5 +119,5 @@ def settings_cap_remove(request: HttpRequest, account: Account, cap_id: int) -> 
     if frequency_cap_delete(account=account, user=request.user, cap_id=cap_id):
         messages.success(request, "The frequency cap has been removed.")
     else:
-        messages.error(request, "That frequency cap does not exist.")
+        raise Http404("No such frequency cap.")
     return redirect("settings-compliance")

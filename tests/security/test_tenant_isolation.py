@@ -19,6 +19,7 @@ lists never show A's recipient and B's removal of it is a 404 (API) that changes
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.services import verified_sender_add
+from compliance.models import FrequencyCap, QuietHours
 from contacts.models import BlacklistEntry, ContactImport, ContactImportError
 from contacts.services import contact_create, group_create
 from content.models import AccountFile, TemplateVersion
@@ -53,6 +55,8 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     "unsubscribe": "unsubscribe page: HMAC-signed token",
     "upload": "public images (image generator): the folder is an HMAC of the account, the name a SHA-256",
     "short-link": "public short link: a random code from secrets, public by design (it goes out in SMS)",
+    "twiml": "TwiML for a call, fetched by Twilio: a signed, expiring token (voice.signing); bad or expired: 403",
+    "gather": "a call's keypress callback from Twilio: a signed, expiring token and X-Twilio-Signature",
 }
 
 
@@ -164,6 +168,16 @@ def _sender(world: World) -> Target:
     return Target({"sender_id": verified_sender_add(account=world.a, email="boss@a-example.com").pk})
 
 
+def _frequency_cap(world: World) -> Target:
+    cap = FrequencyCap.objects.create(account=world.a, channel="", max_messages=3, period_days=7)
+    return Target({"cap_id": cap.pk})
+
+
+def _quiet_hours(world: World) -> Target:
+    window = QuietHours.objects.create(account=world.a, start=time(21), end=time(9))
+    return Target({"quiet_hours_id": window.pk})
+
+
 def _contact_import(world: World) -> Target:
     contact_import = ContactImport.objects.create(
         account=world.a, file="imports/a.csv", original_name="a.csv", total_rows=1, error_count=1
@@ -202,6 +216,8 @@ TENANT_ROUTES: dict[str, TenantRoute] = {
     "api-blacklist": TenantRoute(_blacklist, methods=("GET", "DELETE"), keyed_by_type=True),
     # Staff pages
     "settings-sender-remove": TenantRoute(_sender),
+    "settings-cap-remove": TenantRoute(_frequency_cap),
+    "settings-quiet-hours-remove": TenantRoute(_quiet_hours),
     "web-sending-detail": TenantRoute(_sending),
     "web-sending-chart": TenantRoute(_sending),
     "web-sending-status": TenantRoute(_sending),
