@@ -28,11 +28,13 @@ Decisions:
   start_confirmation_text) are sent once per keyword action: only when the keyword changed something
   (consent or blacklist), so a STOP sent twice, or a webhook delivered twice, gets one reply. The STOP
   confirmation is queued before the number goes on the blacklist (sms_send refuses blacklisted numbers).
-  HELP is answered each time, except for a redelivered webhook (same provider message id, remembered
-  in the cache for a day). Replies are SMS through campaigns.services.sms_send from the number the
-  person wrote to, to the person; they are transactional, but sms_send takes no purpose yet (the
-  pipeline's purpose argument will carry it), and cost like any SMS: a reply the balance cannot pay
-  is logged and skipped, the keyword action itself still happens.
+  HELP is answered each time, except a redelivered webhook (same provider message id): the id is
+  remembered in the cache for a day once the reply's transaction commits (so a batch that rolls back
+  and is retried answers again), and within one batch.
+- Replies are SMS through campaigns.services.sms_send from the number the person wrote to, to the
+  person. They are transactional, but sms_send takes no purpose argument yet (the pipeline's purpose
+  will carry it; until then they go like any API send). They cost like any SMS: a reply the balance
+  cannot pay is logged and skipped, and the keyword action itself still happens.
 - START takes the number off the blacklist only where the entry is temporary: a definitive entry
   (hard bounce, complaint) is for the staff to lift.
 - The reply and the confirmation are Messages to the contact, so they show in the contact's message
@@ -51,6 +53,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -94,8 +97,8 @@ KEYWORDS: dict[KeywordAction, frozenset[str]] = {
     KeywordAction.HELP: frozenset({"HELP", "AIDE", "AYUDA"}),
 }
 _ACTION_OF_WORD = {word: action for action, words in KEYWORDS.items() for word in words}
-_AROUND_WORD = string.punctuation + "¡¿«»\u201c\u201d\u2018\u2019"
 HELP_REPLY_MEMORY_SECONDS = 24 * 3600
+_AROUND_WORD = string.punctuation + "¡¿«»\u201c\u201d\u2018\u2019"
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def _fold(text: str) -> str:
 def inbound_keywords_handle(*, messages: Sequence[InboundMessage]) -> list[KeywordOutcome]:
     """Act on the keyword messages among `messages` (others are left to other handlers)."""
     outcomes = []
+    answered: set[str] = set()  # HELP replies of this call, before the cache knows them
     for message in messages:
         match = keyword_match(message.text)
         channel = KEYWORD_CHANNELS.get(message.channel)
@@ -152,12 +156,18 @@ def inbound_keywords_handle(*, messages: Sequence[InboundMessage]) -> list[Keywo
                 match[1], message.sender, message.recipient, message.provider, message.provider_message_id,
             )  # fmt: skip
             continue
-        outcomes.append(_act(message, channel, account, *match))
+        outcomes.append(_act(message, channel, account, *match, answered=answered))
     return outcomes
 
 
 def _act(
-    message: InboundMessage, channel: KeywordChannel, account: Account, action: KeywordAction, keyword: str
+    message: InboundMessage,
+    channel: KeywordChannel,
+    account: Account,
+    action: KeywordAction,
+    keyword: str,
+    *,
+    answered: set[str],
 ) -> KeywordOutcome:
     contact_id = (
         Contact.objects.filter(account=account, phone=message.sender).values_list("pk", flat=True).first()
@@ -190,8 +200,10 @@ def _act(
             replied = _reply(account, channel, message, settings.start_confirmation_text)
     elif settings and settings.help_text:
         memory = f"compliance:help-reply:{message.provider}:{message.provider_message_id}"
-        if cache.add(memory, 1, HELP_REPLY_MEMORY_SECONDS):
+        if memory not in answered and cache.get(memory) is None:
             replied = _reply(account, channel, message, settings.help_text)
+            answered.add(memory)
+            transaction.on_commit(partial(cache.set, memory, 1, HELP_REPLY_MEMORY_SECONDS))
     return KeywordOutcome(
         provider_message_id=message.provider_message_id, keyword=keyword, action=action, account_id=account.pk,
         contact_id=contact_id, changed=changed, replied=replied,

@@ -49,15 +49,20 @@ def settings_of(account, **fields) -> ComplianceSettings:
     return ComplianceSettings.objects.create(account=account, holdout_key="k", **fields)
 
 
-def reply(body: str, *, fixture: str = "inbound_sms", sid: str | None = None, from_: str = PERSON) -> int:
-    """Post a signed Twilio inbound webhook and run the webhook task; returns the HTTP status."""
+def reply_post(body: str, *, fixture: str = "inbound_sms", sid: str | None = None, from_: str = PERSON) -> int:
+    """Post a signed Twilio inbound webhook (as Twilio sends it); returns the HTTP status."""
     sid = sid or f"SM{next(_sids):032x}"
     url, params, headers = inbound_fixture(fixture, url=INBOUND_URL, sid=sid, Body=body, From=from_, To=OUR_NUMBER)
     request = WebhookRequest(
         url.removeprefix("http://localhost:8000"), urlencode(params).encode(), "application/x-www-form-urlencoded",
         headers,
     )  # fmt: skip
-    status = post(request).status_code
+    return post(request).status_code
+
+
+def reply(body: str, **kwargs) -> int:
+    """Post a signed Twilio inbound webhook and run the webhook task; returns the HTTP status."""
+    status = reply_post(body, **kwargs)
     inbound_webhooks_process()
     return status
 
@@ -283,11 +288,11 @@ def test_help_without_help_text_sends_nothing(account, ana):
     assert replies_to() == []
 
 
-def test_help_is_answered_once_per_inbound_message(account, ana):
+def test_help_is_answered_once_per_inbound_message(account, ana, django_capture_on_commit_callbacks):
     settings_of(account, help_text="Call 900 000 000.")
-    reply("HELP", sid="SM" + "b" * 32)
-    reply("HELP", sid="SM" + "b" * 32)  # Twilio redelivered the same message
-    reply("HELP")  # a new question
+    for sid in ("SM" + "b" * 32, "SM" + "b" * 32, None):  # then Twilio redelivers it; then a new question
+        with django_capture_on_commit_callbacks(execute=True):
+            reply("HELP", sid=sid)
     assert [m.body for m in replies_to()] == ["Call 900 000 000.", "Call 900 000 000."]
 
 
@@ -306,3 +311,22 @@ def test_inbound_messages_of_a_channel_without_keyword_support_are_left_alone(ac
     )  # fmt: skip
     assert inbound_keywords_handle(messages=[whatsapp]) == []
     assert sms_status(ana) == "opted_in"
+
+
+def test_a_help_delivered_twice_within_one_batch_is_answered_once(account, ana):
+    settings_of(account, help_text="Call 900 000 000.")
+    reply_post("HELP", sid="SM" + "c" * 32)
+    reply_post("HELP", sid="SM" + "c" * 32)
+    assert inbound_webhooks_process() == 2
+    assert [m.body for m in replies_to()] == ["Call 900 000 000."]
+
+
+def test_a_batch_mixing_status_callbacks_and_keyword_replies_records_both(account, ana):
+    from tests.messaging.test_twilio import STATUS_URL, form_request, status_params
+
+    message = message_create(account, provider="twilio", provider_message_id="SM77", recipient="34666555444")
+    assert post(form_request(STATUS_URL, status_params("SM77", "delivered"))).status_code == 200
+    reply_post("Stop")
+    assert inbound_webhooks_process() == 2
+    assert sorted(Event.objects.filter(message=message).values_list("type", flat=True)) == ["delivered", "unsubscribed"]
+    assert sms_status(ana) == "opted_out"
