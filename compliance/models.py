@@ -20,16 +20,16 @@ from contacts.models import Contact
 
 
 class ConsentChannel(models.TextChoices):
-    SMS = "sms"
-    MAILING = "mailing"
-    VOICE = "voice"
-    WHATSAPP = "whatsapp"
+    SMS = "sms", "SMS"
+    MAILING = "mailing", "Email"
+    VOICE = "voice", "Voice"
+    WHATSAPP = "whatsapp", "WhatsApp"
 
 
 class ConsentStatus(models.TextChoices):
-    OPTED_IN = "opted_in"
-    OPTED_OUT = "opted_out"
-    UNKNOWN = "unknown"
+    OPTED_IN = "opted_in", "Opted in"
+    OPTED_OUT = "opted_out", "Opted out"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class ConsentSource(models.TextChoices):

@@ -25,6 +25,7 @@ from accounts.models import Account
 from contacts.custom_fields import valid_key
 from contacts.exporting import contacts_export_response
 from contacts.importing import (
+    CONSENT_FIELDS,
     CONTACT_FIELDS,
     CUSTOM_PREFIX,
     ContactImportInvalid,
@@ -500,8 +501,8 @@ class ImportUploadForm(forms.Form):
 def _guess_target(header: str, custom_keys: set[str]) -> str:
     """Pre-selects the obvious field for a header (the export's own headers read back as-is)."""
     simplified = header.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
-    for name in CONTACT_FIELDS:
-        if simplified == name.lower():
+    for name in (*CONTACT_FIELDS, *CONSENT_FIELDS):
+        if simplified == name.lower().replace("_", ""):
             return name
     aliases = {"mobile": "phone", "telephone": "phone", "mail": "email", "country": "countryIso", "firstname": "name"}
     if simplified in aliases:
@@ -524,7 +525,7 @@ class ImportMappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = Group.objects.filter(account=account).order_by("name")
         custom = dict(CustomField.objects.filter(account=account).values_list("key", "type"))
-        base_choices = [("", "— ignore —"), *((name, name) for name in CONTACT_FIELDS)]
+        base_choices = [("", "— ignore —"), *((name, name) for name in (*CONTACT_FIELDS, *CONSENT_FIELDS))]
         base_choices += [(f"{CUSTOM_PREFIX}{key}", f"custom: {key} ({kind})") for key, kind in sorted(custom.items())]
         self.columns: list[tuple[str, str]] = []
         for index, header in enumerate(headers):

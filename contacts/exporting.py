@@ -1,9 +1,12 @@
 """Contact exports as CSV (streamed) and XLSX, in columns the import reads back.
 
 Columns: id, email, phone, landline, countryIso, name, surname, externalId, groups (names joined by
-"|"), then one column per custom-field key of the exported contacts' accounts, headed by the key.
+"|"), then one column per custom-field key of the exported contacts' accounts, headed by the key, then
+the consent per channel (`consent_sms`, `consent_mailing`, `consent_voice`, `consent_whatsapp`: opted_in,
+opted_out, unknown, or empty where nothing is recorded; the import's mapping targets of the same names).
 Contacts are read with iterator(chunk_size) and their groups prefetched per chunk, so an export of
-a million contacts holds one chunk in memory and runs two queries per chunk.
+a million contacts holds one chunk in memory and runs two queries per chunk (the consents are indexed
+subqueries of the contacts' query, on the unique (contact, channel) index).
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Literal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from compliance.models import ConsentChannel, ContactConsent
 from contacts.models import Contact, CustomField, Group
 
 EXPORT_CHUNK_SIZE = 2000
 BASE_COLUMNS = ("id", "email", "phone", "landline", "countryIso", "name", "surname", "externalId", "groups")
+CONSENT_COLUMN_PREFIX = "consent_"
+CONSENT_COLUMNS = tuple(f"{CONSENT_COLUMN_PREFIX}{channel}" for channel in ConsentChannel.values)
 GROUP_SEPARATOR = "|"
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection); a leading quote
 # makes it text. The import drops that quote again.
@@ -46,13 +52,14 @@ def export_custom_keys(queryset: QuerySet[Contact]) -> list[str]:
 def contacts_export_rows(*, queryset: QuerySet[Contact]) -> Iterator[list[str | int]]:
     """The header, then one row per contact, as plain values (no escaping)."""
     custom_keys = export_custom_keys(queryset)
-    yield [*BASE_COLUMNS, *custom_keys]
+    yield [*BASE_COLUMNS, *custom_keys, *CONSENT_COLUMNS]
     # select_related(None): an admin changelist's queryset joins relations that only() would defer.
     contacts = (
         queryset.select_related(None)
         .prefetch_related(None)
         .only("id", "email", "phone", "landline", "country_iso", "name", "surname", "external_id", "custom_fields")
         .prefetch_related(Prefetch("groups", queryset=Group.objects.only("id", "name").order_by("id")))
+        .annotate(**_consent_annotations())
     )
     for contact in contacts.iterator(chunk_size=EXPORT_CHUNK_SIZE):
         custom = contact.custom_fields or {}
@@ -67,7 +74,17 @@ def contacts_export_rows(*, queryset: QuerySet[Contact]) -> Iterator[list[str | 
             contact.external_id or "",
             GROUP_SEPARATOR.join(group.name for group in contact.groups.all()),
             *(str(custom.get(key, "")) for key in custom_keys),
+            *(getattr(contact, column) or "" for column in CONSENT_COLUMNS),
         ]
+
+
+def _consent_annotations() -> dict[str, Subquery]:
+    return {
+        f"{CONSENT_COLUMN_PREFIX}{channel}": Subquery(
+            ContactConsent.objects.filter(contact=OuterRef("pk"), channel=channel).values("status")[:1]
+        )
+        for channel in ConsentChannel.values
+    }
 
 
 class _LineBuffer:

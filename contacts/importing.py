@@ -19,6 +19,11 @@ Decisions:
 - The whole import is ONE transaction: a fatal error (unreadable file, database error) rolls back
   every contact, membership, custom-field definition and row error, and the import is then marked
   failed outside that transaction.
+- Consent: a column mapped to `consent_sms`, `consent_mailing`, `consent_voice` or `consent_whatsapp`
+  (the export's headers) sets that channel's consent of the row's contact. Cells read opted_in /
+  opted_out / unknown, yes / no, true / false, 1 / 0 (any case); anything else is a row error; an empty
+  cell leaves the consent alone. Written with source "import" through compliance.consent, one
+  `consents_set` per batch, recording history only where the status changes.
 - Progress: the rows written inside the open transaction are invisible to other connections, and so
   would be an update of the import row. The running counters therefore go to the Django cache
   (Redis in production) under `contact_import_progress_key(id)`, and the final numbers are stored on
@@ -57,6 +62,8 @@ from django_q.tasks import async_task
 from openpyxl import load_workbook
 
 from accounts.models import Account, User
+from compliance.consent import ConsentChange, ConsentInvalid, consent_status_parse, consents_set
+from compliance.models import ConsentChannel, ConsentSource
 from contacts.custom_fields import InvalidCustomValue, coerce_custom_value, valid_key
 from contacts.models import (
     Contact,
@@ -99,6 +106,8 @@ CONTACT_FIELDS = (
     FIELD_EXTERNAL_ID,
 )
 IDENTIFIER_FIELDS = (FIELD_EMAIL, FIELD_PHONE, FIELD_LANDLINE)
+# Consent targets, named like the export's columns: target -> consent channel.
+CONSENT_FIELDS = {f"consent_{channel}": channel for channel in ConsentChannel.values}
 CUSTOM_PREFIX = "custom:"
 _TEXT_FIELD_MAX_LENGTH = 255
 _NATIONAL_NUMBER_HINT = " (a national number needs a countryIso column or a default country)"
@@ -337,7 +346,7 @@ class MappingTarget:
 
 def parse_mapping_target(header: str, target: str) -> MappingTarget:
     target = (target or "").strip()
-    if target in CONTACT_FIELDS:
+    if target in CONTACT_FIELDS or target in CONSENT_FIELDS:
         return MappingTarget(header=header, field=target)
     if target.startswith(CUSTOM_PREFIX):
         key, _, custom_type = target[len(CUSTOM_PREFIX) :].partition(":")
@@ -353,7 +362,7 @@ def parse_mapping_target(header: str, target: str) -> MappingTarget:
         return MappingTarget(header=header, custom_key=key, custom_type=custom_type)
     raise ImportMappingInvalid(
         f'Column "{header}": unknown field "{target}". Use one of {", ".join(CONTACT_FIELDS)}, '
-        "custom:<key> or custom:<key>:<type>."
+        f"{', '.join(CONSENT_FIELDS)}, custom:<key> or custom:<key>:<type>."
     )
 
 
@@ -674,6 +683,7 @@ class _Row:
     surname: str | None = None
     external_id: str | None = None
     custom: dict[str, str] = field(default_factory=dict)
+    consents: dict[str, str] = field(default_factory=dict)  # channel -> status
 
 
 class _ImportRun:
@@ -764,6 +774,13 @@ class _ImportRun:
                     row.custom[target.custom_key] = coerce_custom_value(kind, text)
                 except InvalidCustomValue as exc:
                     errors.append(f"{target.label}: {exc} ({kind} field).")
+        for name, channel in CONSENT_FIELDS.items():
+            if name in texts:
+                text, target = texts[name]
+                try:
+                    row.consents[channel] = consent_status_parse(text)
+                except ConsentInvalid as exc:
+                    errors.append(f"{target.label}: {exc}")
         if not (FIELD_PHONE in texts or FIELD_EMAIL in texts or FIELD_LANDLINE in texts):
             errors.append("The row has no email, phone or landline.")
         if not errors and not row.country_iso:
@@ -778,6 +795,7 @@ class _ImportRun:
         to_update: dict[int, Contact] = {}
         updated_fields: set[str] = set()
         matched_ids: list[int] = []
+        written: list[tuple[_Row, int]] = []  # (row, its contact's id)
         now = timezone.now()
         for row in batch:
             if not row.errors:
@@ -793,6 +811,7 @@ class _ImportRun:
                     to_update[contact.id] = contact
                     updated_fields.update(changed)
                 matched_ids.append(contact.id)
+                written.append((row, contact.id))
                 self.touched_contacts[contact.id] = row.number
             self._claim(row)
 
@@ -802,6 +821,8 @@ class _ImportRun:
         _update_contacts(list(to_update.values()), updated_fields, now)
         _insert_memberships(new_ids, self.group_ids, now, fresh=True)
         _insert_memberships(matched_ids, self.group_ids, now, fresh=False)
+        written.extend(zip(new_rows, new_ids, strict=True))
+        self._write_consents(written, now)
         self.created += len(new_rows)
         self.updated += len(matched_ids)
         failed = [row for row in batch if row.errors]
@@ -829,6 +850,20 @@ class _ImportRun:
             },
             PROGRESS_TIMEOUT_SECONDS,
         )
+
+    def _write_consents(self, written: list[tuple[_Row, int]], now: datetime) -> None:
+        """The consent cells of the batch's written rows, in one set-based write."""
+        changes = [
+            ConsentChange(contact_id=contact_id, channel=channel, status=status)
+            for row, contact_id in written
+            for channel, status in row.consents.items()
+        ]
+        if changes:
+            consents_set(
+                account=self.account, changes=changes, source=ConsentSource.IMPORT, at=now,
+                user=self.contact_import.created_by,
+                note=f"Import {self.contact_import.pk} ({self.contact_import.original_name})",
+            )  # fmt: skip
 
     def _existing_contacts(
         self, batch: list[_Row]

@@ -23,6 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Account
 from campaigns.selectors import messages_with_events
 from campaigns.views import account_view
+from compliance.consent import ConsentInvalid, consent_history, consent_history_csv, consent_of, consent_set
+from compliance.models import ConsentChannel, ConsentSource, ConsentStatus
 from config.web_paging import keyset_page
 from contacts.admin import ContactAdmin, ImportMappingForm
 from contacts.exporting import contacts_export_response
@@ -246,18 +248,82 @@ def contact_edit_view(request: HttpRequest, account: Account, contact_id: int) -
     return render(request, "contacts/contact_form.html", {"form": form, "contact": contact})
 
 
-@require_GET
-@account_view
-def contact_detail_view(request: HttpRequest, account: Account, contact_id: int) -> HttpResponse:
-    contact = _contact_or_404(account, contact_id)
+class ConsentForm(forms.Form):
+    """Staff set one channel's consent of the contact (recorded with source "staff" and who)."""
+
+    channel = forms.ChoiceField(choices=ConsentChannel.choices)
+    status = forms.ChoiceField(choices=ConsentStatus.choices)
+    note = forms.CharField(required=False, max_length=255, help_text="Why, e.g. 'asked by phone'.")
+
+
+# Consent changes shown on the page; the CSV download holds all of them.
+CONSENT_HISTORY_SHOWN: Final = 50
+
+
+def _contact_detail(
+    request: HttpRequest, account: Account, contact: Contact, consent_form: ConsentForm, *, status: int = 200
+) -> HttpResponse:
     page = keyset_page(request, contact_messages(account=account, contact=contact), descending=True, size=20)
+    consent_events = list(consent_history(contact=contact)[: CONSENT_HISTORY_SHOWN + 1])
     context = {
         "contact": contact,
         "custom_fields": sorted((contact.custom_fields or {}).items()),
         "page": page,
         "history": messages_with_events(page.items),
+        "consents": [
+            {
+                "channel": ConsentChannel(channel).label,
+                "status": ConsentStatus(state.status).label,
+                "source": ConsentSource(state.source).label if state.source else "",
+                "changed_at": state.changed_at,
+            }
+            for channel, state in consent_of(contact=contact).items()
+        ],
+        "consent_events": consent_events[:CONSENT_HISTORY_SHOWN],
+        "consent_events_more": len(consent_events) > CONSENT_HISTORY_SHOWN,
+        "consent_form": consent_form,
     }
-    return render(request, "contacts/contact_detail.html", context)
+    return render(request, "contacts/contact_detail.html", context, status=status)
+
+
+@require_GET
+@account_view
+def contact_detail_view(request: HttpRequest, account: Account, contact_id: int) -> HttpResponse:
+    contact = _contact_or_404(account, contact_id)
+    return _contact_detail(request, account, contact, ConsentForm())
+
+
+@require_POST
+@account_view
+def contact_consent_view(request: HttpRequest, account: Account, contact_id: int) -> HttpResponse:
+    contact = _contact_or_404(account, contact_id)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        channel, status = form.cleaned_data["channel"], form.cleaned_data["status"]
+        try:
+            changed = consent_set(
+                account=account, contact_ids=[contact.pk], channel=channel, status=status,
+                source=ConsentSource.STAFF, user=request.user, note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except ConsentInvalid as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            label, status_label = ConsentChannel(channel).label, ConsentStatus(status).label
+            if changed:
+                messages.success(request, f"{label} consent set to {status_label}.")
+            else:
+                messages.info(request, f"{label} consent already was {status_label}; nothing recorded.")
+            return redirect("web-contact-detail", contact_id=contact.pk)
+    return _contact_detail(request, account, contact, form, status=400)
+
+
+@require_GET
+@account_view
+def contact_consent_csv_view(request: HttpRequest, account: Account, contact_id: int) -> StreamingHttpResponse:
+    contact = _contact_or_404(account, contact_id)
+    response = StreamingHttpResponse(consent_history_csv(contact=contact), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="consent-history-{contact.pk}.csv"'
+    return response
 
 
 @require_POST

@@ -5,7 +5,9 @@ check and one INSERT of the raw body (InboundWebhook). A bad or missing signatur
 logged, and nothing is stored. Everything else (parsing, finding the message, deduplication,
 status, counters, blacklist, notifications) happens in `process_inbound_webhooks`, a django-q2
 task that takes stored rows in batches (FOR UPDATE SKIP LOCKED, so several workers share the
-backlog) and hands each batch's events to `messaging.events.events_store` in one call.
+backlog) and hands each batch's events to `messaging.events.events_store` in one call, and the
+batch's inbound messages (replies people wrote to our numbers) to every handler of INBOUND_HANDLERS
+(dotted paths: a channel or feature plugs in with one line), in the same transaction.
 
 A row whose body cannot be parsed (or whose events cannot be recorded) keeps `error` set and its
 `processed_at` empty: it is never dropped, it stays visible in the admin, and the admin's "retry"
@@ -35,11 +37,12 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed, HttpResponseNotFound
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from messaging.models import InboundWebhook, ProviderRoute
 from messaging.providers import PROVIDERS, provider_class
-from messaging.providers.base import DeliveryEvent, Provider, WebhookRejected
+from messaging.providers.base import DeliveryEvent, InboundMessage, Provider, WebhookItem, WebhookRejected
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ ROUTE_CACHE_SECONDS = 10.0
 KICK_INTERVAL_SECONDS = 0.5
 PROCESS_BATCH_SIZE = 500
 PROCESS_BATCH_BYTES = 2_000_000
+# Who receives the inbound messages of a batch: callables taking `messages=[InboundMessage, ...]`.
+INBOUND_HANDLERS: tuple[str, ...] = ("compliance.keywords.inbound_keywords_handle",)
 
 # When the webhook being parsed was received: for providers whose payload carries no timestamp.
 webhook_received_at: ContextVar[datetime | None] = ContextVar("webhook_received_at", default=None)
@@ -240,14 +245,12 @@ def inbound_webhooks_process(*, ids: list[int] | None = None, batch_size: int = 
     """Claim up to `batch_size` unprocessed rows (only those of `ids` when given), record their
     events in one events_store call and mark them processed, all in one transaction: a worker
     that dies leaves them unprocessed. Returns how many rows were processed (or kept failed)."""
-    from messaging.events import events_store
-
     with _gc_paused(), transaction.atomic():
         chosen = _claim(ids, batch_size)
         if not chosen:
             return 0
         rows = list(InboundWebhook.objects.filter(pk__in=chosen).order_by("id"))
-        parsed: list[tuple[InboundWebhook, list[DeliveryEvent]]] = []
+        parsed: list[tuple[InboundWebhook, list[WebhookItem]]] = []
         parsers: dict[str, Provider] = {}
         failed: dict[int, str] = {}
         for row in rows:
@@ -258,13 +261,13 @@ def inbound_webhooks_process(*, ids: list[int] | None = None, batch_size: int = 
                 failed[row.pk] = f"parse: {type(exc).__name__}: {exc}"
         try:
             with transaction.atomic():
-                events_store(events=[event for _row, events in parsed for event in events])
+                _items_record([item for _row, items in parsed for item in items])
         except Exception:
             logger.exception("Recording a batch of webhook events failed; retrying row by row")
-            for row, events in parsed:
+            for row, items in parsed:
                 try:
                     with transaction.atomic():
-                        events_store(events=events)
+                        _items_record(items)
                 except Exception as exc:
                     failed[row.pk] = f"record: {type(exc).__name__}: {exc}"
         done = [row.pk for row, _events in parsed if row.pk not in failed]
@@ -273,6 +276,21 @@ def inbound_webhooks_process(*, ids: list[int] | None = None, batch_size: int = 
         for pk, error in failed.items():
             InboundWebhook.objects.filter(pk=pk).update(error=error)
     return len(rows)
+
+
+def _items_record(items: list[WebhookItem]) -> None:
+    """Delivery events to the event-recording service, inbound messages to their handlers."""
+    from messaging.events import events_store
+
+    inbound = [item for item in items if isinstance(item, InboundMessage)]
+    events_store(events=[item for item in items if isinstance(item, DeliveryEvent)] if inbound else items)
+    if inbound:
+        inbound_messages_handle(messages=inbound)
+
+
+def inbound_messages_handle(*, messages: list[InboundMessage]) -> None:
+    for handler in INBOUND_HANDLERS:
+        import_string(handler)(messages=messages)
 
 
 def _claim(ids: list[int] | None, batch_size: int) -> list[int]:
@@ -346,7 +364,7 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _parse(row: InboundWebhook, parsers: dict[str, Provider]) -> list[DeliveryEvent]:
+def _parse(row: InboundWebhook, parsers: dict[str, Provider]) -> list[WebhookItem]:
     provider_name = "smtp" if row.provider == ANYMAIL else row.provider
     # Parsing needs no credentials: the body was verified when it was received. One instance per
     # provider and batch (building one reads its settings, which costs more than a small body).

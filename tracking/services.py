@@ -259,6 +259,12 @@ def message_unsubscribe(*, message: Message, user_agent: str) -> None:
             from contacts.services import blacklist_add
 
             blacklist_add(account=message.account, type=blacklist_type, recipient=message.recipient)
+        from compliance.consent import consent_withdraw_for_message
+
+        consent_withdraw_for_message(
+            account=message.account, contact_id=message.contact_id, message_channel=message.channel,
+            source="unsubscribe", note=f"Unsubscribe page of message {message.public_id}",
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ The order of steps is fixed here, not in each provider: the dispatcher builds `O
 from claimed Message rows (committed as IN_FLIGHT), calls `send_batch`, and writes each
 `SendResult` back. Webhooks go `verify` -> `parse` -> one list of normalised `DeliveryEvent`s,
 recorded by the single event-recording service whatever the source.
+
+Tracking and inbound are two streams: `parse_webhook` may also return `InboundMessage`s (a reply an
+SMS or WhatsApp user wrote to one of our numbers) beside the delivery events. The webhook task records
+the events and hands the inbound messages to the inbound handlers (messaging.webhooks.INBOUND_HANDLERS:
+opt-out keywords today, conversations later); they are never squeezed into a delivery event.
 """
 
 from dataclasses import dataclass, field
@@ -79,6 +84,31 @@ class DeliveryEvent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message a person sent to one of our numbers (an SMS reply, a WhatsApp message).
+
+    `sender` is the person (international digits, like Contact.phone), `recipient` our number or
+    sender id as the provider names it (digits for numbers). `provider_account` is the provider-side
+    account it arrived on (Twilio's AccountSid), so the handlers can tell which of our routes (and so
+    which of our accounts) it belongs to; `extra` keeps the provider's own fields worth keeping.
+    """
+
+    channel: str  # a campaigns.models.Channel value: "sms", "whatsapp"
+    sender: str
+    recipient: str
+    text: str
+    provider_message_id: str
+    received_at: datetime
+    provider: str = ""
+    provider_account: str = ""
+    media: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+WebhookItem = DeliveryEvent | InboundMessage
+
+
 class Provider:
     """Base class. Subclasses set `name` and `channels` and implement `send`; providers whose API
     takes many messages per request override `send_batch`."""
@@ -113,6 +143,7 @@ class Provider:
         """Raise WebhookRejected unless the request really comes from the provider."""
         raise WebhookRejected(f"{self.name} does not accept webhooks")
 
-    def parse_webhook(self, content_type: str, body: bytes) -> list[DeliveryEvent]:
-        """Turn a verified webhook body (as stored) into normalised events."""
+    def parse_webhook(self, content_type: str, body: bytes) -> list[WebhookItem]:
+        """Turn a verified webhook body (as stored) into normalised events (and inbound messages, for
+        providers that receive them)."""
         raise NotImplementedError

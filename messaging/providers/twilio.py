@@ -21,10 +21,11 @@ Decisions where Twilio's contract leaves a choice:
   `sending` and `sent` (handed to the carrier) are steps before the handset and produce no event:
   the dispatcher already records our `sent` when Twilio accepts the message, and a second one
   would be counted twice. `failed` means Twilio itself could not send it, hence `rejected`.
-- An inbound message whose whole body is a Twilio opt-out keyword (STOP, STOPALL, UNSUBSCRIBE,
-  CANCEL, END, QUIT; any case, surrounding spaces ignored) becomes an `unsubscribed` event carrying
-  the replying number in `extra["recipient"]` (international digits, like Contact.phone) and the
-  number it wrote to in `extra["sender"]`; other replies are ignored.
+- An inbound message (the Messaging webhook: MessageSid, AccountSid, From, To, Body, NumMedia,
+  MediaUrl<n>, …) becomes an `InboundMessage`, whatever its text: the replying number as `sender`
+  (international digits, like Contact.phone), the number it wrote to as `recipient`, AccountSid as
+  `provider_account`. Keywords (STOP, START, HELP in every language) are compliance.keywords' business,
+  not the parser's. A `whatsapp:` address makes it a WhatsApp message.
 """
 
 import hmac
@@ -42,7 +43,15 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from twilio.request_validator import RequestValidator
 
-from messaging.providers.base import DeliveryEvent, OutboundMessage, Provider, ProviderError, WebhookRejected
+from messaging.providers.base import (
+    DeliveryEvent,
+    InboundMessage,
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    WebhookItem,
+    WebhookRejected,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +73,6 @@ STATUS_EVENTS: dict[str, str | None] = {
     "canceled": None,
     "read": None,
 }
-
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 
 _ENV_FALLBACKS = {
     "account_sid": "TWILIO_ACCOUNT_SID",
@@ -254,7 +261,7 @@ class TwilioProvider(Provider):
                 return
         raise WebhookRejected("X-Twilio-Signature does not match")
 
-    def parse_webhook(self, content_type: str, body: bytes) -> list[DeliveryEvent]:
+    def parse_webhook(self, content_type: str, body: bytes) -> list[WebhookItem]:
         fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
         if not sid:
@@ -263,7 +270,7 @@ class TwilioProvider(Provider):
         if status:
             return self._status_event(sid, status, fields)
         if "Body" in fields:
-            return self._reply_event(sid, fields)
+            return [self._inbound(sid, fields)]
         raise ValueError("Twilio webhook is neither a status callback nor an inbound message")
 
     def _status_event(self, sid: str, status: str, fields: dict[str, str]) -> list[DeliveryEvent]:
@@ -288,26 +295,23 @@ class TwilioProvider(Provider):
             )
         ]
 
-    def _reply_event(self, sid: str, fields: dict[str, str]) -> list[DeliveryEvent]:
-        keyword = fields["Body"].strip().upper()
-        if keyword not in OPT_OUT_KEYWORDS:
-            return []
-        return [
-            DeliveryEvent(
-                type="unsubscribed",
-                occurred_at=_received_at(),
-                provider=self.name,
-                provider_event_id=f"{sid}:reply",
-                reason=f"SMS reply {keyword}",
-                extra={
-                    "recipient": _digits(fields.get("From", "")),
-                    "sender": _digits(fields.get("To", "")),
-                    "channel": "sms",
-                    "keyword": keyword,
-                    "account_sid": fields.get("AccountSid", ""),
-                },
-            )
-        ]
+    def _inbound(self, sid: str, fields: dict[str, str]) -> InboundMessage:
+        sender, recipient = fields.get("From", ""), fields.get("To", "")
+        channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+        media_count = int(fields.get("NumMedia") or 0) if (fields.get("NumMedia") or "0").isdigit() else 0
+        kept = ("MessagingServiceSid", "NumMedia", "NumSegments", "OptOutType", "FromCountry", "ToCountry")
+        return InboundMessage(
+            channel=channel,
+            sender=_digits(sender.removeprefix("whatsapp:")),
+            recipient=_digits(recipient.removeprefix("whatsapp:")),
+            text=fields["Body"],
+            provider_message_id=sid,
+            received_at=_received_at(),
+            provider=self.name,
+            provider_account=fields.get("AccountSid", ""),
+            media=tuple(fields[f"MediaUrl{n}"] for n in range(media_count) if fields.get(f"MediaUrl{n}")),
+            extra={key: fields[key] for key in kept if fields.get(key)},
+        )
 
 
 def _error_from(response: requests.Response) -> ProviderError:

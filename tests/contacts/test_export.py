@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from django.http import FileResponse, StreamingHttpResponse
 from openpyxl import load_workbook
 
-from contacts.exporting import BASE_COLUMNS, contacts_export_response, csv_safe
+from compliance.consent import consent_set
+from contacts.exporting import BASE_COLUMNS, CONSENT_COLUMNS, contacts_export_response, csv_safe
 from contacts.importing import contact_import_create, contact_import_run
 from contacts.models import Contact, CustomField, Group, ImportStatus, Membership
 
@@ -41,6 +42,8 @@ def exported(account, other_user):
     second = Contact.objects.create(
         account=account, phone="33612345678", country_iso="FR", name="@admin", custom_fields={"note": "+plain"}
     )
+    consent_set(account=account, contact_ids=[first.pk], channel="sms", status="opted_in", source="import")
+    consent_set(account=account, contact_ids=[first.pk], channel="mailing", status="opted_out", source="staff")
     Membership.objects.create(contact=first, group=vip)
     Membership.objects.create(contact=first, group=news)
     Membership.objects.create(contact=second, group=news)
@@ -67,7 +70,7 @@ def test_csv_export_has_the_columns_groups_and_custom_fields_of_the_account(expo
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="contacts-')
     rows = csv_rows(response)
-    assert rows[0] == [*BASE_COLUMNS, "birthday", "note", "spent"]
+    assert rows[0] == [*BASE_COLUMNS, "birthday", "note", "spent", *CONSENT_COLUMNS]
     assert rows[1] == [
         str(first.id),
         "ana@example.com",
@@ -81,8 +84,14 @@ def test_csv_export_has_the_columns_groups_and_custom_fields_of_the_account(expo
         "1990-05-01",
         "'=SUM(A1:A9)",
         "'-12.50",
+        "opted_in",
+        "opted_out",
+        "",
+        "",
     ]
-    assert rows[2] == [str(second.id), "", "33612345678", "", "FR", "'@admin", "", "", "News", "", "'+plain", ""]
+    assert rows[2] == [
+        str(second.id), "", "33612345678", "", "FR", "'@admin", "", "", "News", "", "'+plain", "", "", "", "", "",
+    ]  # fmt: skip
     assert len(rows) == 3
 
 
@@ -100,7 +109,7 @@ def test_xlsx_export_writes_every_value_as_text_never_as_a_formula(exported):
 
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     rows = xlsx_rows(response)
-    assert rows[0] == (*BASE_COLUMNS, "birthday", "note", "spent")
+    assert rows[0] == (*BASE_COLUMNS, "birthday", "note", "spent", *CONSENT_COLUMNS)
     assert rows[1] == (
         first.id,
         "ana@example.com",
@@ -114,6 +123,10 @@ def test_xlsx_export_writes_every_value_as_text_never_as_a_formula(exported):
         "1990-05-01",
         "=SUM(A1:A9)",
         "-12.50",
+        "opted_in",
+        "opted_out",
+        None,
+        None,
     )
     workbook = load_workbook(
         io.BytesIO(

@@ -10,7 +10,8 @@
   lists them, newest first, paged like Twilio (`next_page_uri`), for reconciliation lookups.
 - `status_callback(...)` builds a StatusCallback exactly as Twilio sends it (form fields and the
   X-Twilio-Signature header); `post_status_callback` sends it to a live server;
-  `inbound_message(...)` builds an inbound SMS webhook.
+  `inbound_message(...)` builds an inbound SMS webhook; `inbound_fixture(...)` builds one from the
+  bodies captured from Twilio's documentation in tests/fakes/fixtures/twilio/ (see SOURCE.md there).
 
 Unlike Twilio, a message gets `date_sent` when it is created (as if sent at once), so a lookup
 right after a send finds it. The signature code is written here independently of
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -39,6 +41,27 @@ import requests
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
+_SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid")
+
+
+def inbound_fixture(
+    name: str,
+    *,
+    url: str,
+    auth_token: str = AUTH_TOKEN,
+    account_sid: str = ACCOUNT_SID,
+    sid: str | None = None,
+    **fields: str,
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(url, form fields, headers) of the Twilio webhook stored as `<name>.form`, with AccountSid
+    (and every sid field when `sid` is given) and any `fields` (Body=, From=, To=…) replaced, signed."""
+    params = dict(parse_qsl((FIXTURES / f"{name}.form").read_text().strip(), keep_blank_values=True))
+    params["AccountSid"] = account_sid
+    if sid:
+        params.update({key: sid for key in _SID_FIELDS if key in params})
+    params.update(fields)
+    return url, params, {"X-Twilio-Signature": sign(auth_token, url, params)}
 
 
 def sign(auth_token: str, url: str, params: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from contacts.models import BlacklistEntry
 from messaging.models import Event, InboundWebhook, Message, MessageStatus, ProviderRoute
 from messaging.providers import provider_class
-from messaging.providers.base import OutboundMessage, ProviderError
+from messaging.providers.base import InboundMessage, OutboundMessage, ProviderError
 from messaging.providers.twilio import STATUS_EVENTS, TwilioProvider, twilio_signature
 from messaging.webhooks import inbound_webhooks_process
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, sign
@@ -290,9 +290,39 @@ def test_unknown_status_is_a_parse_error():
         parse(status_params("SM123", "teleported"))
 
 
-@pytest.mark.parametrize("body", ["STOP", "stop", "  Stop ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
-def test_opt_out_replies_become_unsubscribed_events_for_the_replying_number(body):
-    [event] = parse(inbound_params(body))
+@pytest.mark.parametrize("body", ["STOP", "  Stop ", "STOP please", "Hello", "yes"])
+def test_inbound_sms_is_an_inbound_message_not_a_delivery_event(body):
+    # Tracking and inbound are two streams: what a reply means is compliance.keywords' business.
+    [inbound] = parse({**inbound_params(body), "NumSegments": "1"})
+    assert isinstance(inbound, InboundMessage)
+    assert (inbound.channel, inbound.sender, inbound.recipient, inbound.text) == (
+        "sms", "34666555444", "15005550006", body,
+    )  # fmt: skip
+    assert (inbound.provider, inbound.provider_message_id, inbound.provider_account) == (
+        "twilio", "SMinbound0001", ACCOUNT_SID,
+    )  # fmt: skip
+    assert inbound.extra == {"NumMedia": "0", "NumSegments": "1"}
+
+
+def test_inbound_mms_keeps_its_media_urls():
+    params = {
+        **inbound_params("look"),
+        "NumMedia": "2",
+        "MediaUrl0": "https://m.example/0",
+        "MediaUrl1": "https://m.example/1",
+    }
+    [inbound] = parse(params)
+    assert inbound.media == ("https://m.example/0", "https://m.example/1")
+
+
+@pytest.mark.parametrize(
+    "body", ["STOP", "stop", "  Stop ", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOP please"]
+)
+def test_opt_out_replies_become_unsubscribed_events_for_the_replying_number(account, twilio_route, body):
+    message = message_create(account, provider="twilio", provider_message_id="SM55", recipient="34666555444")
+    assert post(form_request(INBOUND_URL, inbound_params(body))).status_code == 200
+    inbound_webhooks_process()
+    event = Event.objects.get(message=message)
     assert event.type == "unsubscribed"
     assert event.extra["recipient"] == "34666555444"
     assert event.extra["channel"] == "sms"
@@ -300,9 +330,13 @@ def test_opt_out_replies_become_unsubscribed_events_for_the_replying_number(body
     assert event.provider_event_id == "SMinbound0001:reply"
 
 
-@pytest.mark.parametrize("body", ["Hello", "STOP please", "yes"])
-def test_other_replies_make_no_event(body):
-    assert parse(inbound_params(body)) == []
+@pytest.mark.parametrize("body", ["Hello", "yes", "Stopwatch"])
+def test_other_replies_make_no_event(account, twilio_route, body):
+    message_create(account, provider="twilio", provider_message_id="SM55", recipient="34666555444")
+    assert post(form_request(INBOUND_URL, inbound_params(body))).status_code == 200
+    inbound_webhooks_process()
+    assert not Event.objects.exists()
+    assert InboundWebhook.objects.get().processed_at is not None
 
 
 def test_signature_matches_twilios_published_example():
