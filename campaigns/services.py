@@ -129,6 +129,7 @@ def sms_send(
     land_url: Callable[[str], str] | None = None,
     supported_reserved: frozenset[str] = SUPPORTED_RESERVED | OTP_RESERVED,
     purpose: str | None = None,
+    source: str = "api",
 ) -> SendOutcome:
     """POST /sms: one message per valid recipient, priced per part (plus the certification fee when
     `certified`) and paid from the balance. Landing SMS (campaigns.sending.channels.landing.landing_sms_send) comes
@@ -141,7 +142,7 @@ def sms_send(
             notification_url=notification_url, trans=trans, campaign_name=campaign_name, tags=tags,
             certified=certified, sub=sub, flash=flash, available_times=available_times, otp_config=otp_config,
             parts_limit=parts_limit, land_url=land_url, supported_reserved=supported_reserved,
-            purpose=purpose or default_purpose(account_id=account.pk),
+            purpose=purpose or default_purpose(account_id=account.pk), source=source,
         )
     )  # fmt: skip
 

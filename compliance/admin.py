@@ -236,4 +236,5 @@ class ComplianceChangeAdmin(_ReadOnlyAdmin):
     search_fields = ["account__name", "field"]
     list_select_related = ["account", "changed_by"]
 
+
 from compliance import consent_admin  # noqa: E402, F401 - the consent models register themselves there

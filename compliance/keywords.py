@@ -60,6 +60,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Account
+from campaigns.sending.request import KEYWORD_REPLY
 from compliance.consent import consent_set
 from compliance.models import ComplianceSettings, ConsentChannel, ConsentSource, ConsentStatus
 from contacts.models import BlacklistEntry, BlacklistType, Contact
@@ -321,7 +322,9 @@ def _sms_reply(*, account: Account, sender: str, to: str, text: str) -> bool:
 
     try:
         with transaction.atomic():
-            sms_send(account=account, message=text, to=[to], sender=sender)
+            sms_send(
+                account=account, message=text, to=[to], sender=sender, purpose="transactional", source=KEYWORD_REPLY
+            )
     except SendError as exc:
         logger.warning("Keyword reply to %s not sent: %s (%s)", to, exc.description, exc.code)
         return False

@@ -19,7 +19,8 @@ from campaigns.models import Sending
 from campaigns.pricing import phone_country
 from campaigns.sending import suppress
 from campaigns.sending.channels import address_column
-from compliance.protocol import Candidate, Verdict, rules_judge
+from campaigns.sending.request import KEYWORD_REPLY
+from compliance.protocol import Candidate, Purpose, Verdict, rules_judge
 from contacts.models import Contact
 
 
@@ -36,7 +37,13 @@ def dispatch_verdicts(messages: Sequence[GatedMessage], *, now: datetime) -> dic
     """Message id -> Skip or Hold for the claimed messages a rule refuses now; the others may go."""
     if not messages:
         return {}
-    purposes = dict(Sending.objects.filter(pk__in={m.sending_id for m in messages}).values_list("id", "purpose"))
+    sendings = Sending.objects.filter(pk__in={m.sending_id for m in messages})
+    purposes: dict[int, str] = {}
+    keyword_replies: set[int] = set()
+    for pk, purpose, source in sendings.values_list("id", "purpose", "options__source"):
+        purposes[pk] = purpose
+        if source == KEYWORD_REPLY:
+            keyword_replies.add(pk)
     contact_ids = {m.contact_id for m in messages if m.contact_id is not None}
     contacts = {
         pk: (country, zone)
@@ -46,11 +53,19 @@ def dispatch_verdicts(messages: Sequence[GatedMessage], *, now: datetime) -> dic
     }
     groups: dict[tuple[int, str, str], list[GatedMessage]] = defaultdict(list)
     for message in messages:
-        groups[(message.account_id, message.channel, purposes.get(message.sending_id, "marketing"))].append(message)
+        # The reply confirming a STOP is queued just before the number goes on the blacklist: the one
+        # message that blacklist entry must not stop (compliance.keywords).
+        kind = (
+            "keyword_reply" if message.sending_id in keyword_replies else purposes.get(message.sending_id, "marketing")
+        )
+        groups[(message.account_id, message.channel, kind)].append(message)
     verdicts: dict[int, Verdict] = {}
-    for (account_id, channel, purpose), group in groups.items():
+    for (account_id, channel, kind), group in groups.items():
+        purpose = Purpose.TRANSACTIONAL if kind == "keyword_reply" else kind
         ctx = suppress.context(account_id=account_id, channel=channel, purpose=purpose, now=now)
         rules = [rule for rule in suppress.rules_for(ctx) if rule.at_dispatch and suppress.applies(rule, ctx)]
+        if kind == "keyword_reply":
+            rules = [rule for rule in rules if not isinstance(rule, suppress.BlacklistRule)]
         if not rules:
             continue
         is_phone = address_column(channel) == "phone"

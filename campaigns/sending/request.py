@@ -12,11 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from accounts.models import Account
 from campaigns.errors import SendError
 from compliance.protocol import Hold, Purpose, Skip
+
+# The source of a reply that confirms an opt-out keyword (compliance.keywords); its sending is exempt from
+# the dispatcher's blacklist check, since the STOP it confirms blacklists the number just after.
+KEYWORD_REPLY: Final = "keyword_reply"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +59,7 @@ class SendRequest:
     otp_config: dict | None = None
     purpose: str = Purpose.MARKETING  # one-time-code sends are transactional whatever is asked
     ignore_holdout: bool = False
-    source: str = "api"  # recorded on the Sending: "api" or "group"
+    source: str = "api"  # recorded on the Sending: "api", "group" or KEYWORD_REPLY
     # Landing SMS: the SMS limits of /landingsms and each recipient's {LAND_URL} from its public id.
     parts_limit: int | None = None
     land_url: Callable[[str], str] | None = None
