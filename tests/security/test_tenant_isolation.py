@@ -227,6 +227,8 @@ TENANT_ROUTES: dict[str, TenantRoute] = {
     "web-contact-detail": TenantRoute(_contact),
     "web-contact-edit": TenantRoute(_contact),
     "web-contact-delete": TenantRoute(_contact),
+    "web-contact-consent": TenantRoute(_contact),
+    "web-contact-consent-csv": TenantRoute(_contact),
     "web-group-update": TenantRoute(_group),
     "web-blacklist": TenantRoute(_blacklist, methods=("GET",), keyed_by_type=True),
     "web-blacklist-remove": TenantRoute(_blacklist, methods=("POST",), keyed_by_type=True),
