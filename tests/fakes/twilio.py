@@ -245,27 +245,8 @@ class FakeTwilio:
             return not ("DateSent<" in query and day > query["DateSent<"])
 
         with self._lock:
-            found = [m for m in reversed(self.messages) if keep(m)]
-        size = max(1, min(1000, int(query.get("PageSize", 50))))
-        page = int(query.get("Page", 0))
-        items = found[page * size : (page + 1) * size]
-        base = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
-
-        def uri(number: int) -> str:
-            return f"{path}?{urlencode({**base, 'PageSize': size, 'Page': number})}"
-
-        more = (page + 1) * size < len(found)
-        return {
-            "messages": [_public(m) for m in items],
-            "end": page * size + max(0, len(items) - 1),
-            "first_page_uri": uri(0),
-            "next_page_uri": uri(page + 1) if more else None,
-            "page": page,
-            "page_size": size,
-            "previous_page_uri": uri(page - 1) if page else None,
-            "start": page * size,
-            "uri": uri(page),
-        }
+            found = [_public(m) for m in reversed(self.messages) if keep(m)]
+        return list_page("messages", found, query, path)
 
     def authorised(self, header: str, sid: str) -> bool:
         if not header.startswith("Basic "):
@@ -347,3 +328,27 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             self._answer(200, fake.list_messages(dict(parse_qsl(parts.query)), parts.path))
 
     return Handler
+
+
+def list_page(key: str, found: list[dict[str, Any]], query: dict[str, str], path: str) -> dict[str, Any]:
+    """One page of a Twilio list resource (PageSize / Page, the page URIs), as the 2010-04-01 API answers."""
+    size = max(1, min(1000, int(query.get("PageSize", 50))))
+    page = int(query.get("Page", 0))
+    items = found[page * size : (page + 1) * size]
+    base = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
+
+    def uri(number: int) -> str:
+        return f"{path}?{urlencode({**base, 'PageSize': size, 'Page': number})}"
+
+    more = (page + 1) * size < len(found)
+    return {
+        key: items,
+        "end": page * size + max(0, len(items) - 1),
+        "first_page_uri": uri(0),
+        "next_page_uri": uri(page + 1) if more else None,
+        "page": page,
+        "page_size": size,
+        "previous_page_uri": uri(page - 1) if page else None,
+        "start": page * size,
+        "uri": uri(page),
+    }

@@ -45,11 +45,11 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import requests
 
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, _error, sign
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, _error, list_page, sign
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "twilio_voice"
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -288,27 +288,8 @@ class FakeTwilioVoice:
             return not ("StartTime<" in query and day > query["StartTime<"])
 
         with self._lock:
-            found = [c for c in reversed(self.calls) if keep(c)]
-        size = max(1, min(1000, int(query.get("PageSize", 50))))
-        page = int(query.get("Page", 0))
-        items = found[page * size : (page + 1) * size]
-        base = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
-
-        def uri(number: int) -> str:
-            return f"{path}?{urlencode({**base, 'PageSize': size, 'Page': number})}"
-
-        more = (page + 1) * size < len(found)
-        return {
-            "calls": [_public(c) for c in items],
-            "end": page * size + max(0, len(items) - 1),
-            "first_page_uri": uri(0),
-            "next_page_uri": uri(page + 1) if more else None,
-            "page": page,
-            "page_size": size,
-            "previous_page_uri": uri(page - 1) if page else None,
-            "start": page * size,
-            "uri": uri(page),
-        }
+            found = [_public(c) for c in reversed(self.calls) if keep(c)]
+        return list_page("calls", found, query, path)
 
     def stats(self) -> dict[str, int]:
         """Calls taken, and how many asked for a TwiML URL already taken (a message called twice)."""
